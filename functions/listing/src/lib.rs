@@ -1,0 +1,1 @@
+//! The `listing` function's handler.

@@ -1,0 +1,1 @@
+//! Shared HTTP plumbing for the functions.

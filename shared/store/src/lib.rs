@@ -1,0 +1,63 @@
+//! `event-store`: where events, aggregates and failed records live.
+//!
+//! `Store` is the seam between the Lambda handlers and DynamoDB. `DynamoStore` is the
+//! real implementation; `MemoryStore` has the same semantics in memory (and can be told
+//! to fail) so handlers are tested without a network.
+
+mod model;
+
+pub use model::*;
+
+use std::future::Future;
+
+/// Everything the functions ask of storage. Every method is one logical operation;
+/// implementations retry transient faults (throttling, transaction conflicts) inside
+/// a bounded budget and report `StoreError::Unavailable` once it is spent.
+pub trait Store: Send + Sync + 'static {
+    /// Commit a valid event: one atomic step that stores it (unless its key already
+    /// exists) and adds it to its hourly aggregates. `Duplicate` means nothing changed.
+    fn commit_event(
+        &self,
+        record: &ProcessedRecord,
+    ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
+
+    /// Like `commit_event`, and in the same atomic step marks failed record `retry_of`
+    /// as `retried`. A duplicate still marks it `retried` (afterwards).
+    fn commit_retry(
+        &self,
+        record: &ProcessedRecord,
+        retry_of: &FailedId,
+    ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
+
+    /// Keep an event that was rejected or could not be processed, with its raw body.
+    fn put_failed(
+        &self,
+        record: &FailedRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A retry of `id` failed again: count the attempt (status stays `failed`).
+    fn record_failed_attempt(
+        &self,
+        id: &FailedId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn get_failed(
+        &self,
+        id: &FailedId,
+    ) -> impl Future<Output = Result<Option<FailedRecord>, StoreError>> + Send;
+
+    fn list_processed(
+        &self,
+        query: &ProcessedQuery,
+    ) -> impl Future<Output = Result<Page<ProcessedRecord>, StoreError>> + Send;
+
+    fn list_failed(
+        &self,
+        query: &FailedQuery,
+    ) -> impl Future<Output = Result<Page<FailedRecord>, StoreError>> + Send;
+
+    fn aggregate(
+        &self,
+        query: &AggregateQuery,
+    ) -> impl Future<Output = Result<AggregateTotals, StoreError>> + Send;
+}

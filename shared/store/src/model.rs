@@ -1,0 +1,114 @@
+//! The records and queries the `Store` trait speaks in.
+
+use event_core::{AmountSum, ClientId, EventHash, EventTimestamp, Metric, NormalizedEvent};
+
+/// A processed (counted) event as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessedRecord {
+    pub event: NormalizedEvent,
+    pub hash: EventHash,
+    pub received_at: EventTimestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// New: stored and counted.
+    Processed,
+    /// Already stored and counted earlier: nothing changed.
+    Duplicate,
+}
+
+/// Opaque id of a failed or rejected record; it encodes where the record lives, so a
+/// lookup by id is one GetItem. Any text that does not decode is simply not found.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FailedId(pub String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailedStatus {
+    /// Invalid: a retry cannot help.
+    Rejected,
+    /// Processing failed: retryable.
+    Failed,
+    /// A retry processed it, or found it already counted.
+    Retried,
+}
+
+impl FailedStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailedStatus::Rejected => "rejected",
+            FailedStatus::Failed => "failed",
+            FailedStatus::Retried => "retried",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureReason {
+    pub code: String,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedRecord {
+    pub failed_id: FailedId,
+    pub client_id: Option<ClientId>,
+    pub reason: FailureReason,
+    /// The event's body exactly as received (the whole of it).
+    pub raw: String,
+    pub received_at: EventTimestamp,
+    pub attempts: u32,
+    pub status: FailedStatus,
+}
+
+/// One page, newest first. `next_cursor` is set while more may remain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Processed events with `from <= timestamp < to`, for one client or all of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessedQuery {
+    pub client_id: Option<ClientId>,
+    pub from: Option<EventTimestamp>,
+    pub to: Option<EventTimestamp>,
+    pub limit: u32,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedQuery {
+    pub client_id: Option<ClientId>,
+    pub limit: u32,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggregateQuery {
+    pub client_id: ClientId,
+    pub from: Option<EventTimestamp>,
+    pub to: Option<EventTimestamp>,
+    pub metric: Option<Metric>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AggregateTotals {
+    pub count: u64,
+    pub total: AmountSum,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Throttled, timed out, or conflicting past the retry budget: the caller may retry.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// A cursor that does not decode to a position inside this query.
+    #[error("invalid cursor")]
+    InvalidCursor,
+    /// Anything else (a bug, a malformed item, a permissions problem): not retryable.
+    #[error("storage error: {0}")]
+    Internal(String),
+}
