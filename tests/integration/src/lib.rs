@@ -1,1 +1,177 @@
-//! Harness for the end-to-end tests: finds or starts the local stack.
+//! Harness for the end-to-end tests: finds the running local stack, or starts it.
+//!
+//! `BASE_URL` in the environment points at a running stack (`make test` sets it). Without
+//! it the harness runs `scripts/stack.sh up`, which reuses a stack that is already up or
+//! starts LocalStack, deploys the template and serves the functions on free ports; stop
+//! it with `make down`.
+
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+pub use reqwest::StatusCode;
+
+fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn base_url() -> &'static str {
+    static BASE_URL: OnceLock<String> = OnceLock::new();
+    BASE_URL.get_or_init(|| {
+        if let Ok(url) = std::env::var("BASE_URL") {
+            return url.trim_end_matches('/').to_owned();
+        }
+        let root = repo_root();
+        let status = Command::new(root.join("scripts/stack.sh"))
+            .arg("up")
+            .status()
+            .expect("run scripts/stack.sh up");
+        assert!(status.success(), "scripts/stack.sh up failed");
+        let env =
+            std::fs::read_to_string(root.join(".local/api.env")).expect("read .local/api.env");
+        env.lines()
+            .find_map(|line| line.strip_prefix("BASE_URL="))
+            .expect("BASE_URL in .local/api.env")
+            .trim()
+            .to_owned()
+    })
+}
+
+/// A client of the service under test. Create one per test: each test has its own runtime.
+pub struct Api {
+    http: reqwest::Client,
+    base: &'static str,
+}
+
+/// A response: status, headers we look at, and the JSON body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub retry_after: Option<String>,
+    pub body: Value,
+}
+
+impl Api {
+    pub fn new() -> Self {
+        Api {
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(120))
+                .build()
+                .expect("http client"),
+            base: base_url(),
+        }
+    }
+
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> Reply {
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body);
+        Self::send(request).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Reply {
+        self.post_raw(path, body.to_string()).await
+    }
+
+    pub async fn get(&self, path_and_query: &str) -> Reply {
+        Self::send(self.http.get(format!("{}{path_and_query}", self.base))).await
+    }
+
+    async fn send(request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("request reaches the service");
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = response.bytes().await.expect("response body");
+        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            panic!(
+                "body is not JSON ({status}): {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
+        Reply {
+            status,
+            retry_after,
+            body,
+        }
+    }
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A client id no other test (or earlier run) uses, so tests never see each other's events.
+pub fn unique_client(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
+    format!("{prefix}-{nanos}-{}", fastrand::u32(..))
+}
+
+/// Percent-encode a query value (timestamps carry `+` and `:`).
+pub fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Assert the SPEC error body: `{"error":{"code","message","request_id",...}}`.
+#[track_caller]
+pub fn assert_error(reply: &Reply, status: u16, code: &str) {
+    assert_eq!(
+        reply.status.as_u16(),
+        status,
+        "status, body: {}",
+        reply.body
+    );
+    let error = &reply.body["error"];
+    assert_eq!(error["code"], code, "error code, body: {}", reply.body);
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "a human message: {}",
+        reply.body
+    );
+    assert!(
+        error["request_id"].as_str().is_some_and(|m| !m.is_empty()),
+        "a request id: {}",
+        reply.body
+    );
+}
+
+/// An exact decimal string (as the service returns amounts) in units of 10^-9.
+pub fn nano_units(decimal: &str) -> i128 {
+    let (negative, digits) = match decimal.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, decimal),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    assert!(
+        fraction.len() <= 9,
+        "at most 9 fractional digits: {decimal}"
+    );
+    let padded = format!("{fraction:0<9}");
+    let value = whole.parse::<i128>().expect("whole part") * 1_000_000_000
+        + padded.parse::<i128>().expect("fraction");
+    if negative {
+        -value
+    } else {
+        value
+    }
+}
