@@ -4,8 +4,19 @@
 //! real implementation; `MemoryStore` has the same semantics in memory (and can be told
 //! to fail) so handlers are tested without a network.
 
+mod config;
+mod cursor;
+// pub mod dynamo;
+mod failed_id;
+mod hours;
+mod keys;
+mod memory;
 mod model;
 
+pub use config::{ConfigError, RetryBudget, StoreConfig};
+// pub use dynamo::DynamoStore;
+pub use failed_id::{new_failed_id, FailedIdParts};
+pub use memory::MemoryStore;
 pub use model::*;
 
 use std::future::Future;

@@ -1,0 +1,354 @@
+//! `MemoryStore`: the DynamoDB data model's semantics in a mutex, for handler tests.
+//!
+//! Same dedupe key (the processed event's sort key, which holds the event hash), same
+//! hourly aggregate items and edge-hour arithmetic, same newest-first order (it sorts by
+//! the table's own sort keys), opaque cursors checked against their query, and the same
+//! errors. Faults can be injected so handlers can be tested on the unhappy paths.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use event_core::{AmountSum, ClientId, EventTimestamp, Metric};
+
+use crate::cursor::{Cursor, Fingerprint, Position};
+use crate::hours::{AggregatePlan, HOUR_NS};
+use crate::keys::{self, SkRange};
+use crate::{
+    AggregateQuery, AggregateTotals, CommitOutcome, FailedId, FailedQuery, FailedRecord,
+    FailedStatus, Page, ProcessedQuery, ProcessedRecord, Store, StoreConfig, StoreError,
+};
+
+/// Hourly aggregate key: client, metric (`None` = all metrics), hour start (ns).
+type HourKey = (ClientId, Option<Metric>, i64);
+
+#[derive(Default)]
+struct Tables {
+    /// By `{ts_ns:019}#{hash}`: the hash is the identity, so this is the dedupe key too.
+    processed: BTreeMap<String, ProcessedRecord>,
+    hourly: BTreeMap<HourKey, (u64, AmountSum)>,
+    /// By `{received_ns:019}#{failed_id}`.
+    failed: BTreeMap<String, FailedRecord>,
+}
+
+pub struct MemoryStore {
+    config: StoreConfig,
+    tables: Mutex<Tables>,
+    failing_commits: AtomicUsize,
+    failing_failed_writes: AtomicUsize,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::with_config(StoreConfig::new("memory"))
+    }
+
+    pub fn with_config(config: StoreConfig) -> Self {
+        MemoryStore {
+            config,
+            tables: Mutex::new(Tables::default()),
+            failing_commits: AtomicUsize::new(0),
+            failing_failed_writes: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// The next `n` calls of `commit_event` / `commit_retry` fail with `Unavailable` and
+    /// change nothing (as when DynamoDB stays throttled past the retry budget).
+    pub fn fail_next_commits(&self, n: usize) {
+        self.failing_commits.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` calls of `put_failed` fail with `Unavailable` and change nothing.
+    pub fn fail_next_failed_writes(&self, n: usize) {
+        self.failing_failed_writes.store(n, Ordering::SeqCst);
+    }
+
+    /// Every processed record, newest first (test assertions).
+    pub fn processed_records(&self) -> Vec<ProcessedRecord> {
+        self.lock().processed.values().rev().cloned().collect()
+    }
+
+    /// Every failed record, newest first (test assertions).
+    pub fn failed_records(&self) -> Vec<FailedRecord> {
+        self.lock().failed.values().rev().cloned().collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
+        // A panic in another test thread must not hide this store's state.
+        self.tables.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn fault(counter: &AtomicUsize) -> Result<(), StoreError> {
+        let took = counter
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if took {
+            Err(StoreError::Unavailable("injected fault".to_owned()))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn failed_sk(id: &FailedId) -> Option<String> {
+        id.parts().map(|parts| keys::failed_sk(id, parts))
+    }
+}
+
+impl Tables {
+    /// The put with `attribute_not_exists(pk)` and the two `ADD`s, all or nothing.
+    fn commit(&mut self, record: &ProcessedRecord) -> Result<CommitOutcome, StoreError> {
+        let sk = keys::event_sk(record.event.timestamp, &record.hash);
+        if self.processed.contains_key(&sk) {
+            return Ok(CommitOutcome::Duplicate);
+        }
+        let hour = record.event.timestamp.floor_hour().unix_nanos();
+        let client = &record.event.client_id;
+        let amount = AmountSum::from(record.event.amount);
+        let all = (client.clone(), None, hour);
+        let one = (client.clone(), Some(record.event.metric.clone()), hour);
+        // Compute both sums before writing either, so an overflow changes nothing.
+        let mut sums = Vec::with_capacity(2);
+        for key in [all, one] {
+            let (n, total) = self.hourly.get(&key).copied().unwrap_or_default();
+            let total = total.checked_add(amount).ok_or_else(|| {
+                StoreError::Internal("hourly total out of DynamoDB's number range".to_owned())
+            })?;
+            sums.push((key, (n + 1, total)));
+        }
+        self.hourly.extend(sums);
+        self.processed.insert(sk, record.clone());
+        Ok(CommitOutcome::Processed)
+    }
+
+    fn mark_retried(&mut self, sk: &str) {
+        if let Some(failed) = self.failed.get_mut(sk) {
+            failed.status = FailedStatus::Retried;
+            failed.attempts += 1;
+        }
+    }
+}
+
+fn clamp_limit(limit: u32) -> usize {
+    limit.clamp(1, 1000) as usize
+}
+
+fn bound_text(bound: Option<EventTimestamp>) -> String {
+    bound.map_or_else(|| "-".to_owned(), |t| t.unix_nanos().to_string())
+}
+
+/// Newest-first page over `map` (one partition, one cursor position) of the keys in `range`
+/// that `keep` accepts.
+fn page<T: Clone>(
+    map: &BTreeMap<String, T>,
+    range: &SkRange,
+    cursor: Option<&str>,
+    query: Fingerprint,
+    limit: u32,
+    keep: impl Fn(&T) -> bool,
+) -> Result<Page<T>, StoreError> {
+    let cursor = match cursor {
+        Some(token) => Cursor::decode(token, query, 1, range)?,
+        None => Cursor::start(1),
+    };
+    let upper = match &cursor.positions[0] {
+        Position::Done => {
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            })
+        }
+        Position::Start => match &range.hi {
+            Some(hi) => Bound::Included(hi.clone()),
+            None => Bound::Unbounded,
+        },
+        Position::After(sk) => Bound::Excluded(sk.clone()),
+    };
+    let lower = match &range.lo {
+        Some(lo) => Bound::Included(lo.clone()),
+        None => Bound::Unbounded,
+    };
+    let limit = clamp_limit(limit);
+    let mut matching = map
+        .range::<String, _>((lower, upper))
+        .rev()
+        .filter(|(_, item)| keep(item));
+    let mut items = Vec::new();
+    let mut last = None;
+    for (sk, item) in matching.by_ref().take(limit) {
+        items.push(item.clone());
+        last = Some(sk.clone());
+    }
+    let next_cursor = match (last, matching.next()) {
+        (Some(sk), Some(_)) => Some(
+            Cursor {
+                positions: vec![Position::After(sk)],
+            }
+            .encode(query),
+        ),
+        _ => None,
+    };
+    Ok(Page { items, next_cursor })
+}
+
+impl Store for MemoryStore {
+    async fn commit_event(&self, record: &ProcessedRecord) -> Result<CommitOutcome, StoreError> {
+        Self::fault(&self.failing_commits)?;
+        self.lock().commit(record)
+    }
+
+    async fn commit_retry(
+        &self,
+        record: &ProcessedRecord,
+        retry_of: &FailedId,
+    ) -> Result<CommitOutcome, StoreError> {
+        Self::fault(&self.failing_commits)?;
+        let mut tables = self.lock();
+        let failed_sk = Self::failed_sk(retry_of)
+            .filter(|sk| tables.failed.contains_key(sk))
+            .ok_or_else(|| StoreError::Internal(format!("no failed record {}", retry_of.0)))?;
+        let outcome = tables.commit(record)?;
+        tables.mark_retried(&failed_sk);
+        Ok(outcome)
+    }
+
+    async fn put_failed(&self, record: &FailedRecord) -> Result<(), StoreError> {
+        Self::fault(&self.failing_failed_writes)?;
+        let sk = Self::failed_sk(&record.failed_id).ok_or_else(|| {
+            StoreError::Internal(format!("malformed failed id {:?}", record.failed_id.0))
+        })?;
+        // Conditional on not existing: writing the same record again (a resend of a put whose
+        // answer was lost) keeps the first one.
+        self.lock()
+            .failed
+            .entry(sk)
+            .or_insert_with(|| record.clone());
+        Ok(())
+    }
+
+    async fn record_failed_attempt(&self, id: &FailedId) -> Result<(), StoreError> {
+        let mut tables = self.lock();
+        let failed = Self::failed_sk(id)
+            .and_then(|sk| tables.failed.get_mut(&sk))
+            .ok_or_else(|| StoreError::Internal(format!("no failed record {}", id.0)))?;
+        failed.attempts += 1;
+        Ok(())
+    }
+
+    async fn get_failed(&self, id: &FailedId) -> Result<Option<FailedRecord>, StoreError> {
+        Ok(Self::failed_sk(id).and_then(|sk| self.lock().failed.get(&sk).cloned()))
+    }
+
+    async fn list_processed(
+        &self,
+        query: &ProcessedQuery,
+    ) -> Result<Page<ProcessedRecord>, StoreError> {
+        let from = query.from.unwrap_or(EventTimestamp::MIN);
+        let to = query.to.unwrap_or(EventTimestamp::MAX);
+        let Some(range) = SkRange::of_times(from, to) else {
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        };
+        let client = query.client_id.as_ref().map(ClientId::as_str);
+        let fingerprint = Fingerprint::of(&[
+            "memory-processed",
+            &self.config.tenant,
+            client.unwrap_or("*"),
+            &bound_text(query.from),
+            &bound_text(query.to),
+        ]);
+        let tables = self.lock();
+        page(
+            &tables.processed,
+            &range,
+            query.cursor.as_deref(),
+            fingerprint,
+            query.limit,
+            |record| client.is_none_or(|c| record.event.client_id.as_str() == c),
+        )
+    }
+
+    async fn list_failed(&self, query: &FailedQuery) -> Result<Page<FailedRecord>, StoreError> {
+        let client = query.client_id.as_ref();
+        let fingerprint = Fingerprint::of(&[
+            "memory-failed",
+            &self.config.tenant,
+            client.map_or("*", ClientId::as_str),
+        ]);
+        let tables = self.lock();
+        page(
+            &tables.failed,
+            &SkRange::default(),
+            query.cursor.as_deref(),
+            fingerprint,
+            query.limit,
+            |record| client.is_none_or(|c| record.client_id.as_ref() == Some(c)),
+        )
+    }
+
+    async fn aggregate(&self, query: &AggregateQuery) -> Result<AggregateTotals, StoreError> {
+        let plan = AggregatePlan::new(query.from, query.to);
+        let tables = self.lock();
+        let mut totals = Totals::default();
+        if let Some((first, end)) = plan.whole_hours {
+            let key = |hour: EventTimestamp| {
+                (
+                    query.client_id.clone(),
+                    query.metric.clone(),
+                    hour.unix_nanos(),
+                )
+            };
+            let last_hour = EventTimestamp::from_unix_nanos(end.unix_nanos() - HOUR_NS)
+                .expect("end is after first");
+            for (n, total) in tables
+                .hourly
+                .range(key(first)..=key(last_hour))
+                .map(|(_, v)| v)
+            {
+                totals.add(*n, *total)?;
+            }
+        }
+        for (from, to) in plan.partial {
+            let range = SkRange::of_times(from, to).expect("plan ranges are not empty");
+            let lo = range.lo.expect("closed");
+            let hi = range.hi.expect("closed");
+            for record in tables.processed.range(lo..=hi).map(|(_, r)| r) {
+                let event = &record.event;
+                if event.client_id == query.client_id
+                    && query.metric.as_ref().is_none_or(|m| *m == event.metric)
+                {
+                    totals.add(1, event.amount.into())?;
+                }
+            }
+        }
+        Ok(totals.0)
+    }
+}
+
+/// Exact running totals; overflow is an error, never a wrap.
+#[derive(Default)]
+pub(crate) struct Totals(pub AggregateTotals);
+
+impl Totals {
+    pub(crate) fn add(&mut self, n: u64, total: AmountSum) -> Result<(), StoreError> {
+        self.0.count += n;
+        self.0.total = self
+            .0
+            .total
+            .checked_add(total)
+            .ok_or_else(|| StoreError::Internal("aggregate total overflows".to_owned()))?;
+        Ok(())
+    }
+}
