@@ -1,6 +1,80 @@
 //! Validated text fields: `ClientId`, `EventId`, `Source`, `Metric`.
+//!
+//! Parse, don't validate: each type's only constructor checks its rule, so a value of the
+//! type is valid wherever it travels (store keys, hashes, responses).
 
+use std::borrow::Cow;
+
+use crate::error::echo;
 use crate::EventError;
+
+/// Longest identifier or label, in characters.
+pub const MAX_FIELD_CHARS: usize = 128;
+
+const ID_RULE: &str = "must be 1 to 128 characters from A-Z a-z 0-9 . _ : @ -";
+const LABEL_RULE: &str = "must be 1 to 128 characters after trimming, without control characters";
+
+fn is_id_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'@' | b'-')
+}
+
+/// `None` when `text` is a valid identifier, else the detail sentence (after the field name).
+fn check_id(text: &str) -> Result<(), String> {
+    if text.is_empty() {
+        return Err(format!("{ID_RULE}; got an empty string."));
+    }
+    if text.len() > MAX_FIELD_CHARS && text.bytes().all(is_id_byte) {
+        return Err(format!(
+            "{ID_RULE}; got {} characters.",
+            text.chars().count()
+        ));
+    }
+    if let Some(bad) = text
+        .chars()
+        .find(|c| !c.is_ascii() || !is_id_byte(*c as u8))
+    {
+        return Err(format!(
+            "{ID_RULE}; got {} which contains {}.",
+            echo(text),
+            echo(bad.encode_utf8(&mut [0; 4]))
+        ));
+    }
+    Ok(())
+}
+
+/// The trimmed label, or the detail sentence (after the field name).
+fn check_label(text: &str) -> Result<&str, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(format!("{LABEL_RULE}; got {}.", echo(text)));
+    }
+    // Fast path: most labels are short ASCII.
+    let (chars, control) = if trimmed.is_ascii() {
+        (trimmed.len(), trimmed.bytes().any(|b| b.is_ascii_control()))
+    } else {
+        (
+            trimmed.chars().count(),
+            trimmed.chars().any(char::is_control),
+        )
+    };
+    if chars > MAX_FIELD_CHARS {
+        return Err(format!("{LABEL_RULE}; got {chars} characters."));
+    }
+    if control {
+        return Err(format!(
+            "{LABEL_RULE}; got {} which contains a control character.",
+            echo(text)
+        ));
+    }
+    Ok(trimmed)
+}
+
+fn detail_err(
+    make: fn(Cow<'static, str>, String) -> EventError,
+    field: &'static str,
+) -> impl Fn(String) -> EventError {
+    move |detail| make(Cow::Borrowed(field), detail)
+}
 
 /// 1–128 chars of `[A-Za-z0-9._:@-]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -8,9 +82,13 @@ use crate::EventError;
 pub struct ClientId(String);
 
 impl ClientId {
+    /// Errors with `invalid_client_id` (field `client_id`).
     pub fn parse(text: &str) -> Result<Self, EventError> {
-        let _ = text;
-        todo!()
+        check_id(text).map_err(detail_err(
+            |field, detail| EventError::InvalidClientId { field, detail },
+            "client_id",
+        ))?;
+        Ok(ClientId(text.to_owned()))
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -23,9 +101,13 @@ impl ClientId {
 pub struct EventId(String);
 
 impl EventId {
+    /// Errors with `invalid_event_id` (field `event_id`).
     pub fn parse(text: &str) -> Result<Self, EventError> {
-        let _ = text;
-        todo!()
+        check_id(text).map_err(detail_err(
+            |field, detail| EventError::InvalidEventId { field, detail },
+            "event_id",
+        ))?;
+        Ok(EventId(text.to_owned()))
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -38,9 +120,13 @@ impl EventId {
 pub struct Source(String);
 
 impl Source {
+    /// Trims, then checks; errors with `invalid_source` (field `source`).
     pub fn parse(text: &str) -> Result<Self, EventError> {
-        let _ = text;
-        todo!()
+        let trimmed = check_label(text).map_err(detail_err(
+            |field, detail| EventError::InvalidSource { field, detail },
+            "source",
+        ))?;
+        Ok(Source(trimmed.to_owned()))
     }
     pub fn unknown() -> Self {
         Source("unknown".to_owned())
@@ -56,9 +142,13 @@ impl Source {
 pub struct Metric(String);
 
 impl Metric {
+    /// Trims, then checks; errors with `invalid_metric` (field `payload.metric`).
     pub fn parse(text: &str) -> Result<Self, EventError> {
-        let _ = text;
-        todo!()
+        let trimmed = check_label(text).map_err(detail_err(
+            |field, detail| EventError::InvalidMetric { field, detail },
+            "payload.metric",
+        ))?;
+        Ok(Metric(trimmed.to_owned()))
     }
     pub fn unknown() -> Self {
         Metric("unknown".to_owned())
