@@ -14,6 +14,9 @@ pub struct RetryBudget {
     pub max_backoff: Duration,
     /// No new attempt starts once this much time has passed since the first one.
     pub max_elapsed: Duration,
+    /// One request attempt that takes longer is abandoned (and retried: commits carry an
+    /// idempotency token, so a retry of a commit that did land is not a second count).
+    pub attempt_timeout: Duration,
 }
 
 impl Default for RetryBudget {
@@ -26,6 +29,7 @@ impl Default for RetryBudget {
             base_backoff: Duration::from_millis(20),
             max_backoff: Duration::from_millis(1_000),
             max_elapsed: Duration::from_secs(6),
+            attempt_timeout: Duration::from_secs(3),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! How an aggregate over `[from, to)` splits into whole hours (read from the hourly
 //! aggregate items) and at most two partial edge ranges (summed from the events themselves).
 
-use event_core::EventTimestamp;
+use event_core::{AmountSum, EventTimestamp};
+
+use crate::{AggregateTotals, StoreError};
 
 pub const HOUR_NS: i64 = 3_600_000_000_000;
 
@@ -47,6 +49,22 @@ impl AggregatePlan {
             _ => plan.partial.push((from, to)),
         }
         plan
+    }
+}
+
+/// Exact running totals; overflow is an error, never a wrap.
+#[derive(Default)]
+pub(crate) struct Totals(pub AggregateTotals);
+
+impl Totals {
+    pub(crate) fn add(&mut self, n: u64, total: AmountSum) -> Result<(), StoreError> {
+        self.0.count += n;
+        self.0.total = self
+            .0
+            .total
+            .checked_add(total)
+            .ok_or_else(|| StoreError::Internal("aggregate total overflows".to_owned()))?;
+        Ok(())
     }
 }
 

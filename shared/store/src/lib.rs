@@ -6,7 +6,7 @@
 
 mod config;
 mod cursor;
-// pub mod dynamo;
+pub mod dynamo;
 mod failed_id;
 mod hours;
 mod keys;
@@ -14,7 +14,7 @@ mod memory;
 mod model;
 
 pub use config::{ConfigError, RetryBudget, StoreConfig};
-// pub use dynamo::DynamoStore;
+pub use dynamo::{DynamoStore, StoreStats};
 pub use failed_id::{new_failed_id, FailedIdParts};
 pub use memory::MemoryStore;
 pub use model::*;

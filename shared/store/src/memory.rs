@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use event_core::{AmountSum, ClientId, EventTimestamp, Metric};
 
 use crate::cursor::{Cursor, Fingerprint, Position};
-use crate::hours::{AggregatePlan, HOUR_NS};
+use crate::hours::{AggregatePlan, Totals, HOUR_NS};
 use crate::keys::{self, SkRange};
 use crate::{
     AggregateQuery, AggregateTotals, CommitOutcome, FailedId, FailedQuery, FailedRecord,
@@ -334,21 +334,5 @@ impl Store for MemoryStore {
             }
         }
         Ok(totals.0)
-    }
-}
-
-/// Exact running totals; overflow is an error, never a wrap.
-#[derive(Default)]
-pub(crate) struct Totals(pub AggregateTotals);
-
-impl Totals {
-    pub(crate) fn add(&mut self, n: u64, total: AmountSum) -> Result<(), StoreError> {
-        self.0.count += n;
-        self.0.total = self
-            .0
-            .total
-            .checked_add(total)
-            .ok_or_else(|| StoreError::Internal("aggregate total overflows".to_owned()))?;
-        Ok(())
     }
 }

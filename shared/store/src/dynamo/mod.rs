@@ -1,0 +1,216 @@
+//! `DynamoStore`: the `Store` on one DynamoDB table laid out as docs/data-model.md says.
+//!
+//! Submodules: `items` (record <-> item), `commit` (the one-transaction commit, failed
+//! records), `listing` (newest-first pages merged over shards), `aggregates` (whole hours
+//! plus edge hours), `retry` (what is transient, and the backoff budget).
+
+mod aggregates;
+mod commit;
+pub(crate) mod items;
+mod listing;
+pub(crate) mod retry;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::types::ConsumedCapacity;
+use aws_sdk_dynamodb::Client;
+
+use retry::AttemptError;
+
+use crate::{
+    AggregateQuery, AggregateTotals, CommitOutcome, FailedId, FailedQuery, FailedRecord, Page,
+    ProcessedQuery, ProcessedRecord, Store, StoreConfig, StoreError,
+};
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    config: Arc<StoreConfig>,
+    counters: Arc<Counters>,
+}
+
+/// What this store has asked of DynamoDB so far (cost measurements and logs).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StoreStats {
+    /// Requests sent, retries included.
+    pub requests: u64,
+    /// Write capacity units DynamoDB reported as consumed (it reports none for a
+    /// transaction it cancelled, although a failed condition still costs).
+    pub write_units: f64,
+    /// Read capacity units DynamoDB reported as consumed.
+    pub read_units: f64,
+    /// Attempts that met a transient fault (conflict, throttling, 5xx, timeout).
+    pub transient_faults: u64,
+    /// Commits found to be duplicates (a cancelled transaction or a failed put condition).
+    pub duplicates: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    write_milli_units: AtomicU64,
+    read_milli_units: AtomicU64,
+    transient_faults: AtomicU64,
+    duplicates: AtomicU64,
+}
+
+/// The sentinel `warm_up` reads: no real item has this key (no tenant prefix).
+const WARM_UP_PK: &str = "WARMUP";
+
+impl DynamoStore {
+    /// Wraps `client` with this store's retry budget: the SDK's own retries are turned off
+    /// (the store retries, classifies and bounds them itself) and each attempt gets the
+    /// budget's timeout; everything else of the client's configuration is kept.
+    pub fn new(client: Client, config: StoreConfig) -> Self {
+        let sdk = client.config();
+        let timeouts = sdk
+            .timeout_config()
+            .map(TimeoutConfig::to_builder)
+            .unwrap_or_default()
+            .operation_attempt_timeout(config.retry.attempt_timeout)
+            .build();
+        let sdk = sdk
+            .to_builder()
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(timeouts)
+            .build();
+        DynamoStore {
+            client: Client::from_conf(sdk),
+            config: Arc::new(config),
+            counters: Arc::default(),
+        }
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// The SDK client in use (retries off, attempt timeout set).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// One cheap GetItem on a key that never exists, so the cold start pays for DNS, TCP and
+    /// TLS instead of the first request. Failures are only logged: the first real request
+    /// will report them properly.
+    pub async fn warm_up(&self) {
+        let result = self
+            .client
+            .get_item()
+            .table_name(&self.config.table_name)
+            .key("pk", items::s(WARM_UP_PK))
+            .key("sk", items::s("-"))
+            .send()
+            .await;
+        self.count_request();
+        if let Err(err) = result {
+            tracing::warn!(error = %retry::describe(&err), "DynamoDB warm-up failed");
+        }
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        let c = &self.counters;
+        StoreStats {
+            requests: c.requests.load(Ordering::Relaxed),
+            write_units: c.write_milli_units.load(Ordering::Relaxed) as f64 / 1000.0,
+            read_units: c.read_milli_units.load(Ordering::Relaxed) as f64 / 1000.0,
+            transient_faults: c.transient_faults.load(Ordering::Relaxed),
+            duplicates: c.duplicates.load(Ordering::Relaxed),
+        }
+    }
+
+    fn table(&self) -> &str {
+        &self.config.table_name
+    }
+
+    fn tenant(&self) -> &str {
+        &self.config.tenant
+    }
+
+    fn count_request(&self) {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count_transient(&self) {
+        self.counters
+            .transient_faults
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a transient fault, and passes the failure on.
+    fn transient<T>(&self, failure: AttemptError) -> Result<T, AttemptError> {
+        if matches!(failure, AttemptError::Transient(_)) {
+            self.count_transient();
+        }
+        Err(failure)
+    }
+
+    fn count_duplicate(&self) {
+        self.counters.duplicates.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds what DynamoDB reported, and logs it at debug level.
+    fn count_capacity<'a>(
+        &self,
+        operation: &str,
+        write: bool,
+        consumed: impl IntoIterator<Item = &'a ConsumedCapacity>,
+    ) {
+        let units: f64 = consumed
+            .into_iter()
+            .filter_map(ConsumedCapacity::capacity_units)
+            .sum();
+        let milli = (units * 1000.0).round() as u64;
+        let counter = if write {
+            &self.counters.write_milli_units
+        } else {
+            &self.counters.read_milli_units
+        };
+        counter.fetch_add(milli, Ordering::Relaxed);
+        tracing::debug!(operation, capacity_units = units, "consumed capacity");
+    }
+}
+
+impl Store for DynamoStore {
+    async fn commit_event(&self, record: &ProcessedRecord) -> Result<CommitOutcome, StoreError> {
+        self.commit(record, None).await
+    }
+
+    async fn commit_retry(
+        &self,
+        record: &ProcessedRecord,
+        retry_of: &FailedId,
+    ) -> Result<CommitOutcome, StoreError> {
+        self.commit(record, Some(retry_of)).await
+    }
+
+    async fn put_failed(&self, record: &FailedRecord) -> Result<(), StoreError> {
+        self.put_failed_item(record).await
+    }
+
+    async fn record_failed_attempt(&self, id: &FailedId) -> Result<(), StoreError> {
+        self.add_failed_attempt(id).await
+    }
+
+    async fn get_failed(&self, id: &FailedId) -> Result<Option<FailedRecord>, StoreError> {
+        self.get_failed_item(id).await
+    }
+
+    async fn list_processed(
+        &self,
+        query: &ProcessedQuery,
+    ) -> Result<Page<ProcessedRecord>, StoreError> {
+        self.processed_page(query).await
+    }
+
+    async fn list_failed(&self, query: &FailedQuery) -> Result<Page<FailedRecord>, StoreError> {
+        self.failed_page(query).await
+    }
+
+    async fn aggregate(&self, query: &AggregateQuery) -> Result<AggregateTotals, StoreError> {
+        self.sum(query).await
+    }
+}
