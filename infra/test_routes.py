@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""Checks that infra/template.yaml says what the rest of the repo says.
+
+Run with the tools venv (it has cfn-lint, whose decoder reads the CloudFormation YAML tags):
+    .local/tools/bin/python infra/test_routes.py
+Python stdlib otherwise. Prints "N passed, M failed"; exits 1 on any failure.
+
+* Routes: the (METHOD, path) -> function table is the same in three places: the template's Api
+  events, the `cargo lambda watch` router in ../Cargo.toml ([workspace.metadata.lambda.watch.router])
+  and infra/routes.txt (the HTTP API of SPEC.md).
+* Every function is built from a bin of that name in the Cargo workspace.
+* Parameters reject bad values. LocalStack 4.9.2 does not enforce parameter constraints (it
+  created stacks with StageName "bad stage!" and EventShards 0), and cfn-lint cannot see values,
+  so the constraints are evaluated here the way CloudFormation does.
+* The table is docs/data-model.md's; IAM is least privilege; the timeouts fit API Gateway.
+"""
+
+import os
+import re
+import sys
+import tomllib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TEMPLATE = os.path.join(HERE, "template.yaml")
+ROUTES_TXT = os.path.join(HERE, "routes.txt")
+CARGO_TOML = os.path.join(ROOT, "Cargo.toml")
+
+try:
+    from cfnlint.decode import decode
+except ImportError:
+    sys.exit("cfnlint not importable: run with .local/tools/bin/python (scripts/install-tools.sh)")
+
+
+def plain(node):
+    if isinstance(node, dict):
+        return {str(k): plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [plain(v) for v in node]
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def load_template():
+    decoded, matches = decode(TEMPLATE)
+    if matches:
+        raise AssertionError("template does not parse: %s" % matches)
+    return plain(decoded)
+
+
+T = load_template()
+RESOURCES = T["Resources"]
+GLOBAL_FN = T.get("Globals", {}).get("Function", {})
+FUNCTIONS = {n: r for n, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
+
+
+def binary_of(logical_id):
+    return FUNCTIONS[logical_id].get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+
+
+def fn_prop(logical_id, key):
+    return FUNCTIONS[logical_id].get("Properties", {}).get(key, GLOBAL_FN.get(key))
+
+
+# ------------------------------------------------------------------ the three route tables
+def template_routes():
+    routes = set()
+    for name in FUNCTIONS:
+        for ev_name, ev in fn_prop(name, "Events").items() if fn_prop(name, "Events") else []:
+            if ev["Type"] != "Api":
+                continue
+            p = ev["Properties"]
+            routes.add((p["Method"].upper(), p["Path"], binary_of(name)))
+    return routes
+
+
+def cargo_routes():
+    with open(CARGO_TOML, "rb") as f:
+        cargo = tomllib.load(f)
+    router = cargo["workspace"]["metadata"]["lambda"]["watch"]["router"]
+    routes = set()
+    for path, target in router.items():
+        if isinstance(target, str):  # a bare function name: every method
+            routes.add(("*", path, target))
+            continue
+        for entry in target:
+            routes.add((entry["method"].upper(), path, entry["function"]))
+    return routes
+
+
+def file_routes():
+    routes = set()
+    with open(ROUTES_TXT) as f:
+        for n, line in enumerate(f, 1):
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            parts = line.split()
+            if len(parts) != 3:
+                raise AssertionError("routes.txt:%d: want 'METHOD /path function', got %r" % (n, line))
+            routes.add((parts[0].upper(), parts[1], parts[2]))
+    return routes
+
+
+def diff(a_name, a, b_name, b):
+    lines = []
+    for r in sorted(a - b):
+        lines.append("  only in %s: %s %s -> %s" % (a_name, *r))
+    for r in sorted(b - a):
+        lines.append("  only in %s: %s %s -> %s" % (b_name, *r))
+    return "\n".join(lines)
+
+
+def test_template_routes_equal_routes_txt():
+    t, f = template_routes(), file_routes()
+    assert len(f) == 6, "routes.txt lists %d routes, want the 6 of SPEC.md" % len(f)
+    assert t == f, "template.yaml vs routes.txt:\n" + diff("template.yaml", t, "routes.txt", f)
+
+
+def test_cargo_router_equals_routes_txt():
+    c, f = cargo_routes(), file_routes()
+    assert c == f, "Cargo.toml router vs routes.txt:\n" + diff("Cargo.toml", c, "routes.txt", f)
+
+
+def test_no_route_twice():
+    seen = {}
+    for method, path, fn in template_routes():
+        assert (method, path) not in seen, "%s %s goes to %s and %s" % (method, path, seen[(method, path)], fn)
+        seen[(method, path)] = fn
+
+
+def test_every_api_event_is_on_the_rest_api():
+    # an Api event without RestApiId would make SAM create a second, implicit API
+    for name in FUNCTIONS:
+        for ev_name, ev in (fn_prop(name, "Events") or {}).items():
+            assert ev["Type"] == "Api", "%s.%s is %s: LocalStack community only has REST APIs" % (name, ev_name, ev["Type"])
+            assert ev["Properties"].get("RestApiId") == {"Ref": "Api"}, "%s.%s: RestApiId must be !Ref Api" % (name, ev_name)
+    assert RESOURCES["Api"]["Type"] == "AWS::Serverless::Api"
+
+
+# ------------------------------------------------------------------ functions vs the workspace
+def workspace_bins():
+    with open(CARGO_TOML, "rb") as f:
+        members = tomllib.load(f)["workspace"]["members"]
+    bins = {}
+    for member in members:
+        path = os.path.join(ROOT, member, "Cargo.toml")
+        if not os.path.exists(path):
+            continue
+        with open(path, "rb") as f:
+            manifest = tomllib.load(f)
+        names = [b["name"] for b in manifest.get("bin", [])]
+        if not names and os.path.exists(os.path.join(ROOT, member, "src", "main.rs")):
+            names = [manifest["package"]["name"]]
+        for name in names:
+            bins[name] = member
+    return bins
+
+
+def test_every_function_builds_a_workspace_bin():
+    bins = workspace_bins()
+    for name, res in FUNCTIONS.items():
+        meta = res.get("Metadata", {})
+        assert meta.get("BuildMethod") == "rust-cargolambda", "%s: BuildMethod must be rust-cargolambda" % name
+        b = binary_of(name)
+        assert b in bins, "%s: Binary %r is not a bin of the workspace (%s)" % (name, b, sorted(bins))
+        assert fn_prop(name, "CodeUri") == "..", "%s: CodeUri must be the workspace root '..'" % name
+        assert fn_prop(name, "Runtime") == "provided.al2023" and fn_prop(name, "Handler") == "bootstrap", name
+        assert fn_prop(name, "Architectures") == ["arm64"], name
+    assert sorted(binary_of(n) for n in FUNCTIONS) == ["aggregates", "ingest", "listing"]
+
+
+def test_function_settings():
+    env = GLOBAL_FN["Environment"]["Variables"]
+    assert env["TABLE_NAME"] == {"Ref": "EventsTable"}
+    assert env["EVENT_SHARDS"] == {"Ref": "EventShards"}
+    assert env["AGGREGATE_SHARDS"] == {"Ref": "AggregateShards"}
+    assert env["ALLOW_SIMULATED_FAILURE"] == {"Ref": "AllowSimulatedFailure"}
+    assert env["RUST_LOG"] == {"Ref": "LogLevel"}
+    for name in FUNCTIONS:
+        timeout = fn_prop(name, "Timeout")
+        assert timeout < 29, "%s: Timeout %s must stay below API Gateway's 29 s" % (name, timeout)
+    ingest = [n for n in FUNCTIONS if binary_of(n) == "ingest"][0]
+    assert fn_prop(ingest, "Timeout") > 20, "ingest Timeout must exceed the 20 s batch deadline"
+
+
+# ------------------------------------------------------------------ parameters
+def cfn_param_errors(name, value):
+    """What CloudFormation would say about `value` for parameter `name` (empty: accepted)."""
+    p = T["Parameters"][name]
+    errors = []
+    if "AllowedValues" in p and value not in [str(v) for v in p["AllowedValues"]]:
+        errors.append("not in AllowedValues")
+    if p["Type"] == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            return errors + ["not a number"]
+        if "MinValue" in p and number < float(p["MinValue"]):
+            errors.append("below MinValue")
+        if "MaxValue" in p and number > float(p["MaxValue"]):
+            errors.append("above MaxValue")
+    else:
+        if "AllowedPattern" in p and not re.fullmatch(p["AllowedPattern"], value):
+            errors.append("does not match AllowedPattern")
+        if "MinLength" in p and len(value) < int(p["MinLength"]):
+            errors.append("shorter than MinLength")
+        if "MaxLength" in p and len(value) > int(p["MaxLength"]):
+            errors.append("longer than MaxLength")
+    if errors and not p.get("ConstraintDescription") and "AllowedValues" not in p:
+        errors.append("(and no ConstraintDescription to explain it)")
+    return errors
+
+
+def test_every_parameter_default_is_valid_and_explained():
+    for name, p in T["Parameters"].items():
+        assert not cfn_param_errors(name, str(p["Default"])), "%s default %r rejected" % (name, p["Default"])
+        assert p.get("ConstraintDescription"), "%s: add a ConstraintDescription (the message users see)" % name
+
+
+def test_bad_parameters_are_rejected():
+    bad = [
+        ("StageName", "bad stage!"), ("StageName", ""), ("StageName", "v1/x"),
+        ("EventShards", "0"), ("EventShards", "65"), ("EventShards", "four"),
+        ("AggregateShards", "0"), ("AggregateShards", "-1"),
+        ("AllowSimulatedFailure", "yes"), ("DeletionProtection", "maybe"),
+        ("LogLevel", "verbose"), ("LogRetentionDays", "2"),
+        ("ThrottlingRateLimit", "0"), ("ThrottlingBurstLimit", "0"),
+    ]
+    for name, value in bad:
+        assert cfn_param_errors(name, value), "%s=%r would be accepted" % (name, value)
+    good = [("StageName", "prod"), ("StageName", "v2_beta"), ("EventShards", "1"), ("EventShards", "64"),
+            ("AggregateShards", "16"), ("AllowSimulatedFailure", "true"), ("DeletionProtection", "false")]
+    for name, value in good:
+        assert not cfn_param_errors(name, value), "%s=%r rejected: %s" % (name, value, cfn_param_errors(name, value))
+
+
+# ------------------------------------------------------------------ table (docs/data-model.md)
+def test_table_matches_the_data_model():
+    t = RESOURCES["EventsTable"]
+    assert t["Type"] == "AWS::DynamoDB::Table"
+    p = t["Properties"]
+    attrs = {a["AttributeName"]: a["AttributeType"] for a in p["AttributeDefinitions"]}
+    assert attrs == {k: "S" for k in ("pk", "sk", "feed_pk", "feed_sk", "fc_pk", "fc_sk")}, attrs
+    assert [(k["AttributeName"], k["KeyType"]) for k in p["KeySchema"]] == [("pk", "HASH"), ("sk", "RANGE")]
+    gsis = {g["IndexName"]: ([(k["AttributeName"], k["KeyType"]) for k in g["KeySchema"]], g["Projection"])
+            for g in p["GlobalSecondaryIndexes"]}
+    assert gsis == {
+        "feed": ([("feed_pk", "HASH"), ("feed_sk", "RANGE")], {"ProjectionType": "ALL"}),
+        "failed_by_client": ([("fc_pk", "HASH"), ("fc_sk", "RANGE")], {"ProjectionType": "ALL"}),
+    }, gsis
+    assert p["BillingMode"] == "PAY_PER_REQUEST"
+    assert p["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert p["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert p["DeletionProtectionEnabled"] == {"Fn::If": ["ProtectTable", True, False]}
+    assert "TableName" in {o for o in T["Outputs"]}
+
+
+# ------------------------------------------------------------------ least privilege
+EXPECTED_DYNAMODB = {
+    "ingest": {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem"},
+    "listing": {"dynamodb:Query", "dynamodb:GetItem"},
+    "aggregates": {"dynamodb:Query"},
+}
+
+
+def test_least_privilege():
+    for name in FUNCTIONS:
+        assert "Policies" not in FUNCTIONS[name]["Properties"], "%s: use its explicit Role, not SAM Policies" % name
+        role_ref = fn_prop(name, "Role")
+        role_id = role_ref["Fn::GetAtt"][0]
+        role = RESOURCES[role_id]["Properties"]
+        assert "ManagedPolicyArns" not in role, "%s: no managed policies (they grant Resource *)" % role_id
+        actions = set()
+        for pol in role["Policies"]:
+            for st in pol["PolicyDocument"]["Statement"]:
+                assert st["Effect"] == "Allow"
+                acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+                res = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+                for a in acts:
+                    assert "*" not in a, "%s: wildcard action %s" % (role_id, a)
+                for r in res:
+                    assert r != "*", "%s: Resource *" % role_id
+                    if any(a.startswith("dynamodb:") for a in acts):
+                        assert r in ({"Fn::GetAtt": ["EventsTable", "Arn"]}, {"Fn::Sub": "${EventsTable.Arn}/index/*"}), \
+                            "%s: DynamoDB on something else than the table: %s" % (role_id, r)
+                actions |= {a for a in acts if a.startswith("dynamodb:")}
+        assert actions == EXPECTED_DYNAMODB[binary_of(name)], "%s: %s" % (name, sorted(actions))
+
+
+# ------------------------------------------------------------------ runner
+def main():
+    tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]
+    passed = failed = 0
+    for name, fn in tests:
+        try:
+            fn()
+        except AssertionError as e:
+            failed += 1
+            print("FAIL %s\n  %s" % (name, str(e).replace("\n", "\n  ")))
+        except Exception as e:  # a broken file is a failure too, with its cause
+            failed += 1
+            print("FAIL %s\n  %s: %s" % (name, type(e).__name__, e))
+        else:
+            passed += 1
+            print("ok   %s" % name)
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
