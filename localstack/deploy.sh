@@ -12,6 +12,7 @@
 #   LOCALSTACK_PORT      default: the port start.sh used, else 4566
 #   DEPLOY_TIMEOUT       seconds to wait for the stack (default 180)
 #   RESET=1              delete the stack and its table first (a fresh, empty table)
+#   DEPLOY_PYTHON        python with boto3 + PyYAML (default: LocalStack's venv from setup.sh)
 #
 # Idempotent: when the stack already runs this exact template + parameters, nothing is deployed
 # (about a second). Local parameter values: AllowSimulatedFailure=true, DeletionProtection=false.
@@ -29,7 +30,13 @@ if [ -z "${LOCALSTACK_PORT:-}" ] && [ -f "$PORTFILE" ] && is_localstack_pid "$(c
   PORT="$(cat "$PORTFILE")"
   ENDPOINT="http://127.0.0.1:$PORT"
 fi
-[ -x "$VENV/bin/python" ] || { echo "[deploy] ERROR: no LocalStack venv at $VENV: run $LS_DIR/start.sh first" >&2; exit 1; }
+# Python with boto3 + PyYAML: LocalStack's venv (setup.sh), or DEPLOY_PYTHON (e.g. with docker-compose.yml)
+PY="${DEPLOY_PYTHON:-$VENV/bin/python}"
+if { [ -n "${DEPLOY_PYTHON:-}" ] || [ ! -x "$PY" ]; } && ! "$PY" -c 'import boto3, yaml' 2>/dev/null; then
+  echo "[deploy] ERROR: $PY cannot import boto3 and yaml. Run $LS_DIR/setup.sh (or start.sh), or set" \
+       "DEPLOY_PYTHON to a python with boto3 and PyYAML (pip install boto3 pyyaml)." >&2
+  exit 1
+fi
 
 mkdir -p "$LOCALSTACK_HOME/deploy"
 if command -v flock >/dev/null 2>&1; then   # one deploy at a time
@@ -40,4 +47,4 @@ unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_CONFIG_FILE AWS_SHARED_
 export AWS_EC2_METADATA_DISABLED=true
 ENDPOINT="$ENDPOINT" TEMPLATE="$REPO_ROOT/infra/template.yaml" WORK="$LOCALSTACK_HOME/deploy" \
 STACK_ENV="$REPO_ROOT/.local/stack.env" \
-  exec "$VENV/bin/python" "$LS_DIR/deploy.py"
+  exec "$PY" "$LS_DIR/deploy.py"
