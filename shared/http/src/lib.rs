@@ -1,1 +1,19 @@
-//! Shared HTTP plumbing for the functions.
+//! Shared HTTP plumbing for the functions: config, the error body, responses, request
+//! metadata, routing and logging. The one place where errors become status codes.
+
+pub mod app;
+pub mod aws;
+pub mod config;
+pub mod error;
+pub mod params;
+pub mod request;
+pub mod response;
+pub mod routing;
+pub mod telemetry;
+
+pub use app::{system_now, App, Clock};
+pub use config::{Config, ConfigError};
+pub use error::{ApiError, ErrorDetail};
+pub use request::{body_bytes, request_id, Query, RequestMeta};
+pub use response::{json_response, RETRY_AFTER_SECONDS};
+pub use routing::{resolve, Params, Route};

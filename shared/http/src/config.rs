@@ -1,0 +1,193 @@
+//! Settings read from the environment once, at cold start, into a typed struct.
+
+use std::time::Duration;
+
+use event_store::StoreConfig;
+
+/// Everything a function is told by its deployment. Built once per cold start: a bad
+/// setting stops the function before it answers anything, rather than on some request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `TABLE_NAME` (required), `TENANT` (default `default`), `EVENT_SHARDS` and
+    /// `AGGREGATE_SHARDS` (default 4): read by event-store, the one owner of those rules.
+    pub store: StoreConfig,
+    /// `ALLOW_SIMULATED_FAILURE`: unset means true (local dev); the deployed template
+    /// sets false so nobody can fill the failed table on purpose in production.
+    pub allow_simulated_failure: bool,
+    /// `BATCH_DEADLINE_MS`, default 20000: below API Gateway's 29 s integration timeout,
+    /// so a slow batch still gets an answer that says which events to resend.
+    pub batch_deadline: Duration,
+    /// `BATCH_CONCURRENCY`, default 16: commits in flight at once for one batch.
+    pub batch_concurrency: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Store(#[from] event_store::ConfigError),
+    #[error("setting {name}={value:?} is invalid: expected {expected}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+}
+
+impl Default for Config {
+    /// The local-dev defaults (what `from_env` gives when only `TABLE_NAME=events` is set).
+    fn default() -> Self {
+        Config {
+            store: StoreConfig::new("events"),
+            allow_simulated_failure: true,
+            batch_deadline: Duration::from_millis(20_000),
+            batch_concurrency: 16,
+        }
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// `from_env` over any lookup, so the parsing is tested without touching the process
+    /// environment (which tests running in parallel share).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let store = StoreConfig::from_lookup(&get)?;
+        // An empty setting is treated as unset: templates often pass "" for "no value".
+        let get = |name: &str| get(name).filter(|value| !value.trim().is_empty());
+        let defaults = Config::default();
+        Ok(Config {
+            store,
+            allow_simulated_failure: parse_bool(
+                "ALLOW_SIMULATED_FAILURE",
+                get("ALLOW_SIMULATED_FAILURE"),
+                defaults.allow_simulated_failure,
+            )?,
+            batch_deadline: Duration::from_millis(u64::from(parse_count(
+                "BATCH_DEADLINE_MS",
+                get("BATCH_DEADLINE_MS"),
+                20_000,
+            )?)),
+            batch_concurrency: parse_count("BATCH_CONCURRENCY", get("BATCH_CONCURRENCY"), 16)?
+                as usize,
+        })
+    }
+}
+
+/// A positive integer (a shard count, a concurrency or a number of milliseconds).
+fn parse_count(
+    name: &'static str,
+    value: Option<String>,
+    default: u32,
+) -> Result<u32, ConfigError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    match value.trim().parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(ConfigError::Invalid {
+            name,
+            value,
+            expected: "a whole number of at least 1",
+        }),
+    }
+}
+
+fn parse_bool(
+    name: &'static str,
+    value: Option<String>,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::Invalid {
+            name,
+            value,
+            expected: "true or false",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        }
+    }
+
+    #[test]
+    fn given_only_a_table_name_when_read_then_the_local_defaults_apply() {
+        let config = Config::from_lookup(lookup(&[("TABLE_NAME", "events")])).unwrap();
+        assert_eq!(config, Config::default());
+    }
+
+    #[test]
+    fn given_every_setting_when_read_then_each_is_used() {
+        let config = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "t1"),
+            ("TENANT", "acme"),
+            ("EVENT_SHARDS", "8"),
+            ("AGGREGATE_SHARDS", "2"),
+            ("ALLOW_SIMULATED_FAILURE", "false"),
+            ("BATCH_DEADLINE_MS", "1500"),
+            ("BATCH_CONCURRENCY", "4"),
+        ]))
+        .unwrap();
+        assert_eq!(config.store.table_name, "t1");
+        assert_eq!(config.store.tenant, "acme");
+        assert_eq!(config.store.event_shards, 8);
+        assert_eq!(config.store.aggregate_shards, 2);
+        assert!(!config.allow_simulated_failure);
+        assert_eq!(config.batch_deadline, Duration::from_millis(1500));
+        assert_eq!(config.batch_concurrency, 4);
+    }
+
+    #[test]
+    fn given_no_table_name_when_read_then_it_is_reported_missing() {
+        assert_eq!(
+            Config::from_lookup(lookup(&[])),
+            Err(ConfigError::Store(event_store::ConfigError::Missing(
+                "TABLE_NAME"
+            )))
+        );
+    }
+
+    #[test]
+    fn given_zero_shards_or_a_bad_bool_when_read_then_the_setting_is_named() {
+        let err =
+            Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("EVENT_SHARDS", "0")])).unwrap_err();
+        assert!(matches!(err, ConfigError::Store(_)), "{err}");
+        let err = Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("BATCH_CONCURRENCY", "0")]))
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "BATCH_CONCURRENCY",
+                ..
+            }
+        ));
+        let err = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "t"),
+            ("ALLOW_SIMULATED_FAILURE", "maybe"),
+        ]))
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "ALLOW_SIMULATED_FAILURE",
+                ..
+            }
+        ));
+    }
+}
