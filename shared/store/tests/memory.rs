@@ -1,0 +1,107 @@
+//! `MemoryStore` against the shared store scenarios, plus its fault injection.
+
+mod common;
+
+use common::*;
+use event_store::{
+    new_failed_id, CommitOutcome, FailedRecord, FailedStatus, FailureReason, MemoryStore, Store,
+    StoreConfig, StoreError,
+};
+
+#[tokio::test]
+async fn a_resent_event_counts_once() {
+    common::a_resent_event_counts_once(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn a_failed_event_is_retried_once() {
+    common::a_failed_event_is_retried_once(&MemoryStore::new(), 4).await;
+}
+
+#[tokio::test]
+async fn pagination_walks_every_item_once() {
+    for seed in 1..=5 {
+        common::pagination_walks_every_item_once(&MemoryStore::new(), seed, 40).await;
+    }
+}
+
+#[tokio::test]
+async fn cursors_only_fit_their_own_query() {
+    common::cursors_only_fit_their_own_query(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn aggregates_equal_the_listed_events() {
+    for seed in 1..=3 {
+        common::aggregates_equal_the_listed_events(&MemoryStore::new(), seed, 60).await;
+    }
+}
+
+#[tokio::test]
+async fn failed_listing_walks_every_record_once() {
+    common::failed_listing_walks_every_record_once(&MemoryStore::new(), 4).await;
+}
+
+#[tokio::test]
+async fn injected_commit_faults_change_nothing_and_then_clear() {
+    // GIVEN a store told to fail the next two commits
+    let store = MemoryStore::with_config(StoreConfig::new("t").with_shards(2, 2));
+    store.fail_next_commits(2);
+    let record = event("acme", "m", "5", BASE, 1);
+    let id = new_failed_id(now(), 2);
+
+    // WHEN commits are attempted THEN the first two are unavailable and count nothing
+    assert!(matches!(
+        store.commit_event(&record).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(matches!(
+        store.commit_retry(&record, &id).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert_eq!(
+        aggregate(&store, &client("acme"), None, None, None)
+            .await
+            .count,
+        0
+    );
+    assert!(store.processed_records().is_empty());
+
+    // AND the third goes through
+    assert_eq!(
+        store.commit_event(&record).await.unwrap(),
+        CommitOutcome::Processed
+    );
+    assert_eq!(
+        aggregate(&store, &client("acme"), None, None, None)
+            .await
+            .count,
+        1
+    );
+}
+
+#[tokio::test]
+async fn injected_failed_write_faults_keep_nothing() {
+    let store = MemoryStore::new();
+    store.fail_next_failed_writes(1);
+    let record = FailedRecord {
+        failed_id: new_failed_id(now(), 4),
+        client_id: None,
+        reason: FailureReason {
+            code: "invalid_json".to_owned(),
+            message: "not JSON".to_owned(),
+            field: None,
+        },
+        raw: "{".to_owned(),
+        received_at: now(),
+        attempts: 1,
+        status: FailedStatus::Rejected,
+    };
+    assert!(matches!(
+        store.put_failed(&record).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert_eq!(store.get_failed(&record.failed_id).await.unwrap(), None);
+    store.put_failed(&record).await.unwrap();
+    assert_eq!(store.failed_records(), vec![record]);
+}
