@@ -111,6 +111,19 @@ impl DynamoStore {
         }
     }
 
+    /// The item `commit_event` puts for `record` (cost measurements, tools).
+    pub fn processed_item(
+        &self,
+        record: &ProcessedRecord,
+    ) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+        items::ProcessedItem {
+            tenant: self.tenant(),
+            event_shards: self.config.event_shards,
+            record,
+        }
+        .into()
+    }
+
     pub fn stats(&self) -> StoreStats {
         let c = &self.counters;
         StoreStats {

@@ -1,0 +1,277 @@
+//! `DynamoStore` against DynamoDB in LocalStack, on the table deployed from the real template.
+//!
+//! Needs `AWS_ENDPOINT_URL` and `TABLE_NAME` (and reads `EVENT_SHARDS`, `AGGREGATE_SHARDS`):
+//! `make test` exports them from `.local/stack.env`. Every test writes under a tenant of its
+//! own, so tests never see each other's items on the shared table.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use common::*;
+use event_store::{CommitOutcome, DynamoStore, RetryBudget, Store, StoreConfig};
+
+fn require(name: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| {
+            panic!(
+            "{name} is not set: the DynamoDB store tests need the local stack. Run `make test`, \
+             or start it (`make up`) and `set -a; . .local/stack.env; set +a` before `cargo test`."
+        )
+        })
+}
+
+/// The SDK client for LocalStack (region and dummy credentials default as LocalStack's do).
+async fn sdk_client() -> aws_sdk_dynamodb::Client {
+    let endpoint = require("AWS_ENDPOINT_URL");
+    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned());
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(Region::new(region))
+        .endpoint_url(endpoint);
+    if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
+        loader = loader.credentials_provider(Credentials::new("test", "test", None, None, "tests"));
+    }
+    aws_sdk_dynamodb::Client::new(&loader.load().await)
+}
+
+/// The environment's config, under a fresh tenant named after the test.
+fn config(test: &str) -> StoreConfig {
+    require("TABLE_NAME");
+    let config = StoreConfig::from_env().expect("store settings");
+    // Generous budget: the emulator is slow under a 16-way load on 2 cores.
+    config
+        .with_tenant(format!("{test}-{:08x}", fastrand::u32(..)))
+        .with_retry(RetryBudget {
+            max_attempts: 30,
+            max_elapsed: Duration::from_secs(60),
+            attempt_timeout: Duration::from_secs(20),
+            ..RetryBudget::default()
+        })
+}
+
+async fn store(test: &str) -> DynamoStore {
+    DynamoStore::new(sdk_client().await, config(test))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_resent_event_counts_once() {
+    common::a_resent_event_counts_once(&store("resent").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_event_is_retried_once() {
+    let store = store("retry").await;
+    let shards = store.config().event_shards;
+    common::a_failed_event_is_retried_once(&store, shards).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pagination_walks_every_item_once() {
+    let seed = fastrand::u64(..);
+    eprintln!("seed {seed}");
+    common::pagination_walks_every_item_once(&store("pages").await, seed, 30).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pagination_walks_every_item_once_with_one_shard() {
+    let mut config = config("pages1");
+    config.event_shards = 1;
+    let store = DynamoStore::new(sdk_client().await, config);
+    common::pagination_walks_every_item_once(&store, fastrand::u64(..), 15).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cursors_only_fit_their_own_query() {
+    common::cursors_only_fit_their_own_query(&store("cursor").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn aggregates_equal_the_listed_events() {
+    let seed = fastrand::u64(..);
+    eprintln!("seed {seed}");
+    common::aggregates_equal_the_listed_events(&store("aggregates").await, seed, 40).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failed_listing_walks_every_record_once() {
+    let store = store("failedlist").await;
+    let shards = store.config().event_shards;
+    common::failed_listing_walks_every_record_once(&store, shards).await;
+}
+
+/// GIVEN 500 events WHEN 16 senders each send all of them, each in its own spelling, at once
+/// THEN each is processed exactly once and the aggregates hold exactly 500 events and their total.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn exactly_once_under_concurrency() {
+    const EVENTS: usize = 500;
+    const SENDERS: usize = 16;
+    let store = Arc::new(store("exactly-once").await);
+    // Spread over three hours, so whole-hour items and edge-hour events are both summed.
+    let start_s = BASE / SEC + 1800;
+    let cents = |i: usize| 100 + (i as i64 * 7919) % 100_000;
+    let events: Vec<Vec<String>> = (0..EVENTS)
+        .map(|i| spellings("hot", i, start_s + (i as i64 * 21), cents(i)))
+        .collect();
+    let events = Arc::new(events);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for sender in 0..SENDERS {
+        let (store, events) = (store.clone(), events.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut processed = 0usize;
+            // Each sender walks the events from its own offset, so the same event is in
+            // flight from several senders at once.
+            for n in 0..EVENTS {
+                let i = (n + sender * EVENTS / SENDERS) % EVENTS;
+                let record = normalize(&events[i][sender]);
+                if store.commit_event(&record).await.expect("commit") == CommitOutcome::Processed {
+                    processed += 1;
+                }
+            }
+            processed
+        }));
+    }
+    let mut processed = 0;
+    for task in tasks {
+        processed += task.await.unwrap();
+    }
+    let stats = store.stats();
+    eprintln!(
+        "{} commits in {:?}; {stats:?}",
+        EVENTS * SENDERS,
+        started.elapsed()
+    );
+    assert_eq!(processed, EVENTS, "each event processed exactly once");
+    let hot = client("hot");
+    let totals = aggregate(&*store, &hot, None, None, None).await;
+    let expected_total: i64 = (0..EVENTS).map(cents).sum();
+    assert_eq!(totals.count, EVENTS as u64);
+    assert_eq!(
+        totals.total.to_string(),
+        format!("{}.{:02}", expected_total / 100, expected_total % 100)
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+    );
+    // Ranges cut inside hours agree with the listed events too.
+    let from = BASE + 2 * HOUR - 13 * SEC;
+    let to = BASE + 3 * HOUR + 7 * SEC;
+    let listed = walk_processed(
+        &*store,
+        Some(&hot),
+        Some(from),
+        Some(to),
+        &mut fastrand::Rng::new(),
+        500,
+    )
+    .await;
+    let refs: Vec<_> = listed.iter().collect();
+    assert_eq!(
+        aggregate(&*store, &hot, Some(from), Some(to), None).await,
+        sum(&refs)
+    );
+    assert_eq!(
+        walk_processed(
+            &*store,
+            Some(&hot),
+            None,
+            None,
+            &mut fastrand::Rng::new(),
+            500
+        )
+        .await
+        .len(),
+        EVENTS
+    );
+}
+
+/// GIVEN one event twice in the same batch (committed concurrently) THEN one is processed
+/// and the other is a duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_duplicate_inside_a_batch_is_a_duplicate() {
+    let store = store("batch").await;
+    let spelled = spellings("acme", 3, BASE / SEC + 5, 999);
+    for round in 0..10 {
+        let a = normalize(&spelled[round % 16]);
+        let b = normalize(&spelled[(round + 5) % 16]);
+        let c = event("acme", "other", "1", BASE + round as i64, 10_000 + round);
+        let (ra, rb, rc) = tokio::join!(
+            store.commit_event(&a),
+            store.commit_event(&b),
+            store.commit_event(&c)
+        );
+        let mut outcomes = [ra.unwrap(), rb.unwrap()];
+        outcomes.sort_by_key(|o| *o == CommitOutcome::Duplicate);
+        let expected_first = if round == 0 {
+            [CommitOutcome::Processed, CommitOutcome::Duplicate]
+        } else {
+            [CommitOutcome::Duplicate, CommitOutcome::Duplicate]
+        };
+        assert_eq!(outcomes, expected_first, "round {round}");
+        assert_eq!(rc.unwrap(), CommitOutcome::Processed);
+    }
+    let totals = aggregate(&store, &client("acme"), None, None, Some("purchase")).await;
+    assert_eq!(
+        (totals.count, totals.total.to_string()),
+        (1, "9.99".to_owned())
+    );
+    assert_eq!(
+        aggregate(&store, &client("acme"), None, None, None)
+            .await
+            .count,
+        11
+    );
+}
+
+/// GIVEN one aggregate shard (every commit updates the same two items) WHEN many distinct
+/// events of one client and hour are committed at once THEN conflicts are retried in-process
+/// and every event is counted: none lost, none doubled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn transaction_conflicts_are_retried_not_lost() {
+    const EVENTS: usize = 300;
+    let mut config = config("conflict");
+    config.aggregate_shards = 1;
+    let store = Arc::new(DynamoStore::new(sdk_client().await, config));
+    let records: Vec<_> = (0..EVENTS)
+        .map(|i| event("hot", "buy", "0.01", BASE + 5 * HOUR + i as i64, i))
+        .collect();
+    let mut tasks = Vec::new();
+    for chunk in records.chunks(EVENTS / 30) {
+        let (store, chunk) = (store.clone(), chunk.to_vec());
+        tasks.push(tokio::spawn(async move {
+            let commits = chunk.iter().map(|r| store.commit_event(r));
+            futures::future::join_all(commits).await
+        }));
+    }
+    for task in tasks {
+        for outcome in task.await.unwrap() {
+            assert_eq!(outcome.expect("commit"), CommitOutcome::Processed);
+        }
+    }
+    let stats = store.stats();
+    eprintln!("{stats:?}");
+    let totals = aggregate(&*store, &client("hot"), None, None, None).await;
+    assert_eq!(
+        (totals.count, totals.total.to_string()),
+        (EVENTS as u64, "3".to_owned())
+    );
+    let hour = aggregate(
+        &*store,
+        &client("hot"),
+        Some(BASE + 5 * HOUR),
+        Some(BASE + 6 * HOUR),
+        Some("buy"),
+    )
+    .await;
+    assert_eq!(hour, totals);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn warm_up_reads_nothing_and_does_not_fail() {
+    let store = store("warm").await;
+    store.warm_up().await;
+    assert_eq!(store.stats().requests, 1);
+}
