@@ -1,1 +1,51 @@
-//! The `ingest` function's handler.
+//! The `ingest` function: `POST /events` (one event or a batch) and
+//! `POST /events/failed/{failed_id}/retry`.
+
+mod batch;
+mod outcome;
+mod retry;
+mod single;
+
+use event_core::{parse_body, Body as EventsBody};
+use event_http::{body_bytes, resolve, serve, ApiError, App, Reply, RequestMeta, Route};
+use event_store::Store;
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    PostEvents,
+    Retry,
+}
+
+const ROUTES: [Route<Endpoint>; 2] = [
+    Route::new(Method::POST, "/events", Endpoint::PostEvents),
+    Route::new(
+        Method::POST,
+        "/events/failed/{failed_id}/retry",
+        Endpoint::Retry,
+    ),
+];
+
+/// Answer one request. Generic over the store so tests run it on `MemoryStore`.
+pub async fn handle<S: Store>(req: Request, app: &App<S>) -> Response<Body> {
+    serve(req, |req, meta| route(req, meta, app)).await
+}
+
+async fn route<S: Store>(req: Request, meta: RequestMeta, app: &App<S>) -> Result<Reply, ApiError> {
+    let (endpoint, params) = resolve(&ROUTES, &meta)?;
+    match endpoint {
+        Endpoint::PostEvents => {
+            // One clock reading per request: every event of a batch is received together.
+            let now = app.now();
+            match parse_body(body_bytes(&req))? {
+                EventsBody::Single(raw) => single::post(app, raw, now, &meta.request_id).await,
+                EventsBody::Batch(items) => Ok(batch::post(app, &items, now).await),
+            }
+        }
+        Endpoint::Retry => {
+            let id = params.get("failed_id").unwrap_or_default();
+            retry::post(app, id, &meta.request_id).await
+        }
+    }
+}

@@ -9,6 +9,7 @@ pub mod params;
 pub mod request;
 pub mod response;
 pub mod routing;
+pub mod serve;
 pub mod telemetry;
 
 pub use app::{system_now, App, Clock};
@@ -17,3 +18,4 @@ pub use error::{ApiError, ErrorDetail};
 pub use request::{body_bytes, request_id, Query, RequestMeta};
 pub use response::{json_response, RETRY_AFTER_SECONDS};
 pub use routing::{resolve, Params, Route};
+pub use serve::{serve, Reply};

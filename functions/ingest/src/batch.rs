@@ -1,0 +1,243 @@
+//! `POST /events` with `{"events":[...]}`: every item gets its own outcome, in order.
+//! Items are judged one by one (one bad item never fails the others), stored with bounded
+//! concurrency, and the whole batch answers before its deadline even if storage is slow.
+
+use event_core::{
+    normalize_event, BatchDeduper, EventError, EventHash, EventTimestamp, ParsedEvent,
+};
+use event_http::{App, ErrorDetail, Reply};
+use event_store::{FailedStatus, FailureReason, Store};
+use futures::StreamExt;
+use lambda_http::http::StatusCode;
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::outcome::{
+    commit, keep, reject, simulate_disabled_reason, simulated_failure_reason, Outcome,
+};
+
+/// The store work one item needs.
+enum Job<'a> {
+    Reject(&'a RawValue, EventError),
+    Keep(&'a RawValue, ParsedEvent, FailureReason, FailedStatus),
+    Commit(&'a RawValue, ParsedEvent),
+}
+
+async fn run<S: Store>(app: &App<S>, job: Job<'_>, now: EventTimestamp) -> Outcome {
+    match job {
+        Job::Reject(raw, error) => reject(app, raw, &error, now).await,
+        Job::Keep(raw, parsed, reason, status) => {
+            keep(
+                app,
+                raw.get(),
+                Some(parsed.event.client_id),
+                reason,
+                status,
+                now,
+            )
+            .await
+        }
+        Job::Commit(raw, parsed) => commit(app, raw, parsed, now).await,
+    }
+}
+
+pub(crate) async fn post<S: Store>(
+    app: &App<S>,
+    items: &[&RawValue],
+    now: EventTimestamp,
+) -> Reply {
+    let mut jobs = Vec::with_capacity(items.len());
+    // (index, index of its first occurrence, hash): settled after the first one is.
+    let mut repeats = Vec::new();
+    let mut deduper = BatchDeduper::new();
+    for (index, &raw) in items.iter().enumerate() {
+        let job = match normalize_event(raw, now) {
+            Err(error) => Job::Reject(raw, error),
+            // Simulated failures are decided before dedupe: such an item is never
+            // committed, so a later copy of it must not be called a duplicate of it.
+            Ok(parsed) if parsed.simulate_failure => {
+                if app.config.allow_simulated_failure {
+                    Job::Keep(
+                        raw,
+                        parsed,
+                        simulated_failure_reason(),
+                        FailedStatus::Failed,
+                    )
+                } else {
+                    // Kept as rejected (a retry would not help) so the item still gets a
+                    // `failed_id`, like every other failed item of a batch.
+                    Job::Keep(
+                        raw,
+                        parsed,
+                        simulate_disabled_reason(),
+                        FailedStatus::Rejected,
+                    )
+                }
+            }
+            Ok(parsed) => match deduper.first_occurrence(index, parsed.hash) {
+                Some(first) => {
+                    repeats.push((index, first, parsed.hash));
+                    continue;
+                }
+                None => Job::Commit(raw, parsed),
+            },
+        };
+        jobs.push((index, job));
+    }
+
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; items.len()];
+    // Futures built up front (they do nothing until polled): a closure inside the stream
+    // type trips the compiler's higher-ranked lifetime check on the `Send` future.
+    let pending: Vec<_> = jobs
+        .into_iter()
+        .map(|(index, job)| async move { (index, run(app, job, now).await) })
+        .collect();
+    let work = async {
+        let mut done =
+            futures::stream::iter(pending).buffer_unordered(app.config.batch_concurrency.max(1));
+        while let Some((index, outcome)) = done.next().await {
+            outcomes[index] = Some(outcome);
+        }
+    };
+    // Past the deadline the unfinished commits are dropped. One may still land in
+    // DynamoDB; its item is answered `unavailable`, and the resend is then a duplicate.
+    if tokio::time::timeout(app.config.batch_deadline, work)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            deadline_ms = app.config.batch_deadline.as_millis() as u64,
+            "batch deadline passed; unfinished items answered unavailable"
+        );
+    }
+
+    for (index, first, hash) in repeats {
+        outcomes[index] = Some(repeat_of(outcomes[first].as_ref(), hash));
+    }
+    let outcomes: Vec<Outcome> = outcomes
+        .into_iter()
+        .map(|outcome| {
+            outcome.unwrap_or_else(|| Outcome::Unavailable {
+                error: ErrorDetail::new(
+                    "deadline_exceeded",
+                    "The event was not stored before the batch deadline; resend it (resends are safe).",
+                    None,
+                ),
+            })
+        })
+        .collect();
+    answer(outcomes)
+}
+
+/// A repeat inside the batch is a duplicate once its first copy is counted. If the first
+/// copy was not counted, saying "duplicate" would claim a count that did not happen, so
+/// the repeat shares the first copy's fate (same failed record, or resend).
+fn repeat_of(first: Option<&Outcome>, hash: EventHash) -> Outcome {
+    match first {
+        Some(Outcome::Processed { .. } | Outcome::Duplicate { .. }) => Outcome::Duplicate { hash },
+        Some(kept @ (Outcome::Kept { .. } | Outcome::Unavailable { .. })) => kept.clone(),
+        None => Outcome::Unavailable {
+            error: ErrorDetail::new(
+                "deadline_exceeded",
+                "The first copy of this event in the batch was not stored before the batch deadline; resend it.",
+                None,
+            ),
+        },
+    }
+}
+
+#[derive(Serialize)]
+struct ItemResult {
+    index: usize,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_hash: Option<EventHash>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorDetail>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failed_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retryable: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct BatchAnswer {
+    processed: usize,
+    duplicates: usize,
+    /// Every item neither processed nor duplicate (failed, rejected or unavailable).
+    failed: usize,
+    results: Vec<ItemResult>,
+}
+
+fn answer(outcomes: Vec<Outcome>) -> Reply {
+    let mut body = BatchAnswer {
+        processed: 0,
+        duplicates: 0,
+        failed: 0,
+        results: Vec::with_capacity(outcomes.len()),
+    };
+    for (index, outcome) in outcomes.into_iter().enumerate() {
+        let item = ItemResult {
+            index,
+            status: "",
+            event_hash: None,
+            error: None,
+            failed_id: None,
+            retryable: None,
+        };
+        let item = match outcome {
+            Outcome::Processed { hash, event } => {
+                body.processed += 1;
+                tracing::debug!(index, client_id = event.client_id.as_str(), event_hash = %hash, outcome = "processed");
+                ItemResult {
+                    status: "processed",
+                    event_hash: Some(hash),
+                    ..item
+                }
+            }
+            Outcome::Duplicate { hash } => {
+                body.duplicates += 1;
+                tracing::debug!(index, event_hash = %hash, outcome = "duplicate");
+                ItemResult {
+                    status: "duplicate",
+                    event_hash: Some(hash),
+                    ..item
+                }
+            }
+            Outcome::Kept {
+                error,
+                failed_id,
+                retryable,
+            } => {
+                body.failed += 1;
+                tracing::debug!(index, failed_id = %failed_id.0, code = %error.code, outcome = "failed");
+                ItemResult {
+                    status: "failed",
+                    error: Some(error),
+                    failed_id: Some(failed_id.0),
+                    retryable: Some(retryable),
+                    ..item
+                }
+            }
+            Outcome::Unavailable { error } => {
+                body.failed += 1;
+                tracing::debug!(index, code = %error.code, outcome = "unavailable");
+                ItemResult {
+                    status: "unavailable",
+                    error: Some(error),
+                    retryable: Some(true),
+                    ..item
+                }
+            }
+        };
+        body.results.push(item);
+    }
+    tracing::info!(
+        events = body.results.len(),
+        processed = body.processed,
+        duplicates = body.duplicates,
+        failed = body.failed,
+        "batch done"
+    );
+    Reply::json(StatusCode::OK, &body, "batch")
+}

@@ -1,0 +1,199 @@
+//! What became of one event, and the store calls that decide it. Single events, batch
+//! items and retries all end in one `Outcome`, so "nothing lost" is argued once, here:
+//! an event is committed, or kept as a failed/rejected record, or reported unavailable.
+
+use event_core::{
+    peek_client_id, ClientId, EventError, EventHash, EventTimestamp, NormalizedEvent, ParsedEvent,
+};
+use event_http::{App, ErrorDetail};
+use event_store::{
+    CommitOutcome, FailedId, FailedRecord, FailedStatus, FailureReason, ProcessedRecord, Store,
+    StoreError,
+};
+use serde_json::value::RawValue;
+
+#[derive(Debug, Clone)]
+pub(crate) enum Outcome {
+    /// New: stored and counted.
+    Processed {
+        hash: EventHash,
+        event: NormalizedEvent,
+    },
+    /// Already counted: nothing changed.
+    Duplicate { hash: EventHash },
+    /// Not counted, but kept with its raw body under `failed_id`.
+    Kept {
+        error: ErrorDetail,
+        failed_id: FailedId,
+        retryable: bool,
+    },
+    /// Not counted and not kept: the client must resend (safe: resends dedupe).
+    Unavailable { error: ErrorDetail },
+}
+
+impl Outcome {
+    pub(crate) fn label(&self) -> &'static str {
+        match self {
+            Outcome::Processed { .. } => "processed",
+            Outcome::Duplicate { .. } => "duplicate",
+            Outcome::Kept {
+                retryable: false, ..
+            } => "rejected",
+            Outcome::Kept { .. } => "failed",
+            Outcome::Unavailable { .. } => "unavailable",
+        }
+    }
+}
+
+pub(crate) fn unavailable_detail() -> ErrorDetail {
+    ErrorDetail::new(
+        "storage_unavailable",
+        "Storage is unavailable right now and the event was not kept; resend it (resends are safe).",
+        None,
+    )
+}
+
+pub(crate) fn simulated_failure_reason() -> FailureReason {
+    FailureReason {
+        code: "simulated_failure".to_owned(),
+        message: "Processing failed on purpose (simulateFailure: true); the event was kept and can be retried.".to_owned(),
+        field: Some("simulateFailure".to_owned()),
+    }
+}
+
+pub(crate) fn simulate_disabled_reason() -> FailureReason {
+    FailureReason {
+        code: "simulate_failure_disabled".to_owned(),
+        message: "simulateFailure is disabled in this deployment; send the event without it."
+            .to_owned(),
+        field: Some("simulateFailure".to_owned()),
+    }
+}
+
+/// The reason kept for an event whose commit failed. The store's detail goes to the log
+/// only: it may name tables, keys or permissions.
+pub(crate) fn storage_failure_reason(error: &StoreError) -> FailureReason {
+    let (code, message) = match error {
+        StoreError::Unavailable(detail) => {
+            tracing::warn!(error = %detail, "commit failed: storage unavailable");
+            (
+                "storage_unavailable",
+                "Storage was unavailable past the retry budget; the event was kept and can be retried.",
+            )
+        }
+        StoreError::Internal(detail) => {
+            tracing::error!(error = %detail, "commit failed: storage error");
+            (
+                "internal_error",
+                "The event could not be stored; it was kept and can be retried.",
+            )
+        }
+        StoreError::InvalidCursor => {
+            tracing::error!("commit failed: unexpected invalid cursor");
+            (
+                "internal_error",
+                "The event could not be stored; it was kept and can be retried.",
+            )
+        }
+    };
+    FailureReason {
+        code: code.to_owned(),
+        message: message.to_owned(),
+        field: None,
+    }
+}
+
+fn reason_of(error: &EventError) -> FailureReason {
+    FailureReason {
+        code: error.code().to_owned(),
+        message: error.message(),
+        field: error.field().map(str::to_owned),
+    }
+}
+
+/// Keep an event that was not counted, with its raw body. `Rejected` records are not
+/// retryable; `Failed` ones are.
+pub(crate) async fn keep<S: Store>(
+    app: &App<S>,
+    raw: &str,
+    client_id: Option<ClientId>,
+    reason: FailureReason,
+    status: FailedStatus,
+    received_at: EventTimestamp,
+) -> Outcome {
+    let failed_id = app.config.store.new_failed_id(received_at);
+    let record = FailedRecord {
+        failed_id: failed_id.clone(),
+        client_id,
+        reason,
+        raw: raw.to_owned(),
+        received_at,
+        // The first processing attempt is this one; each retry adds one.
+        attempts: 1,
+        status,
+    };
+    match app.store.put_failed(&record).await {
+        Ok(()) => Outcome::Kept {
+            error: ErrorDetail::from(&record.reason),
+            failed_id,
+            retryable: status == FailedStatus::Failed,
+        },
+        Err(error) => {
+            tracing::warn!(%error, reason = %record.reason.code, "failed record not written");
+            Outcome::Unavailable {
+                error: unavailable_detail(),
+            }
+        }
+    }
+}
+
+/// Keep an invalid event as rejected.
+pub(crate) async fn reject<S: Store>(
+    app: &App<S>,
+    raw: &RawValue,
+    error: &EventError,
+    received_at: EventTimestamp,
+) -> Outcome {
+    keep(
+        app,
+        raw.get(),
+        peek_client_id(raw),
+        reason_of(error),
+        FailedStatus::Rejected,
+        received_at,
+    )
+    .await
+}
+
+/// Commit a valid event; when storage fails, keep it as failed (retryable) instead.
+pub(crate) async fn commit<S: Store>(
+    app: &App<S>,
+    raw: &RawValue,
+    parsed: ParsedEvent,
+    received_at: EventTimestamp,
+) -> Outcome {
+    let record = ProcessedRecord {
+        event: parsed.event,
+        hash: parsed.hash,
+        received_at,
+    };
+    match app.store.commit_event(&record).await {
+        Ok(CommitOutcome::Processed) => Outcome::Processed {
+            hash: record.hash,
+            event: record.event,
+        },
+        Ok(CommitOutcome::Duplicate) => Outcome::Duplicate { hash: record.hash },
+        Err(error) => {
+            let reason = storage_failure_reason(&error);
+            keep(
+                app,
+                raw.get(),
+                Some(record.event.client_id),
+                reason,
+                FailedStatus::Failed,
+                received_at,
+            )
+            .await
+        }
+    }
+}

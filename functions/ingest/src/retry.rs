@@ -1,0 +1,72 @@
+//! `POST /events/failed/{failed_id}/retry`: process a kept event again, as it was first
+//! received (its original `received_at`, without the simulated failure).
+
+use event_core::normalize_event;
+use event_http::{ApiError, App, ErrorDetail, Reply};
+use event_store::{CommitOutcome, FailedId, FailedStatus, ProcessedRecord, Store};
+use serde_json::value::RawValue;
+
+use crate::outcome::{storage_failure_reason, Outcome};
+use crate::single::respond;
+
+pub(crate) async fn post<S: Store>(
+    app: &App<S>,
+    id: &str,
+    request_id: &str,
+) -> Result<Reply, ApiError> {
+    let failed_id = FailedId(id.to_owned());
+    let record =
+        app.store.get_failed(&failed_id).await?.ok_or_else(|| {
+            ApiError::NotFound("No failed or rejected event has this id.".to_owned())
+        })?;
+    if record.status == FailedStatus::Rejected {
+        return Err(ApiError::NotRetryable);
+    }
+    let raw: &RawValue = serde_json::from_str(&record.raw).map_err(|error| {
+        // Only valid events are ever kept as `failed`, so this is a corrupted item.
+        tracing::error!(%error, failed_id = %failed_id.0, "stored raw event is not JSON");
+        ApiError::Internal
+    })?;
+    let parsed = match normalize_event(raw, record.received_at) {
+        Ok(parsed) => parsed,
+        // Valid when kept, invalid now (the rules changed): a retry cannot help.
+        Err(error) => {
+            let outcome = Outcome::Kept {
+                error: ErrorDetail::from(&error),
+                failed_id,
+                retryable: false,
+            };
+            return Ok(respond(outcome, request_id));
+        }
+    };
+    let span = tracing::Span::current();
+    span.record("client_id", parsed.event.client_id.as_str());
+    span.record("event_hash", tracing::field::display(&parsed.hash));
+    let processed = ProcessedRecord {
+        event: parsed.event,
+        hash: parsed.hash,
+        received_at: record.received_at,
+    };
+    let outcome = match app.store.commit_retry(&processed, &failed_id).await {
+        Ok(CommitOutcome::Processed) => Outcome::Processed {
+            hash: processed.hash,
+            event: processed.event,
+        },
+        Ok(CommitOutcome::Duplicate) => Outcome::Duplicate {
+            hash: processed.hash,
+        },
+        Err(error) => {
+            let reason = storage_failure_reason(&error);
+            if let Err(error) = app.store.record_failed_attempt(&failed_id).await {
+                // The record still exists and stays retryable; only its count is behind.
+                tracing::warn!(%error, "failed attempt not recorded");
+            }
+            Outcome::Kept {
+                error: ErrorDetail::from(&reason),
+                failed_id,
+                retryable: true,
+            }
+        }
+    };
+    Ok(respond(outcome, request_id))
+}
