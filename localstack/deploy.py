@@ -8,9 +8,14 @@ LocalStack cannot build or run the Rust functions (no Docker), but CloudFormatio
 code for every AWS::Serverless::Function. The stack is deployed from a copy of the template in
 which each function's CodeUri (and Globals.Function.CodeUri) points at a placeholder zip in
 LocalStack's S3; everything else - the table, the API, the roles - is infra/template.yaml
-unchanged. The copy also gets one extra output, LocalTemplateHash: a hash of the template, this
-file and the parameters, so a deploy that would change nothing is skipped (LocalStack does not
-update stack tags on update-stack, outputs it does).
+unchanged. The copy also gets one extra output, LocalTemplateHash: a hash of that copy and the
+parameters, so a deploy that would change nothing is skipped (LocalStack does not update stack
+tags on update-stack, outputs it does).
+
+A change is first tried in place (UpdateStack, keeps the data); LocalStack 4.9.2 fails many
+updates (no update handler for AWS::ApiGateway::RestApi, a changed stage fails "Stage already
+exists", after which UpdateStack answers 501), and then the stack is recreated: the local table
+starts empty. Local state is in memory anyway.
 """
 
 import hashlib
@@ -79,8 +84,10 @@ def placeholder_zip():
     return buf.getvalue()
 
 
-def local_template(path, code, template_hash):
-    """infra/template.yaml with every function's code at `code` ({Bucket, Key}), as JSON text."""
+def local_template(path, code, params):
+    """(JSON text, function ids, hash): infra/template.yaml with every function's code at `code`
+    ({Bucket, Key}) plus a LocalTemplateHash output. The hash covers the resulting template and
+    the parameters, so editing a comment in template.yaml redeploys nothing."""
     with open(path) as f:
         template = yaml.load(f, Loader=CfnLoader)
     if not isinstance(template, dict) or "Resources" not in template:
@@ -95,6 +102,8 @@ def local_template(path, code, template_hash):
             die("%s: image functions cannot be deployed locally" % name)
         if "CodeUri" in props or "CodeUri" not in glob:
             props["CodeUri"] = code
+    canonical = json.dumps([template, params], sort_keys=True, separators=(",", ":"), default=str)
+    template_hash = hashlib.sha256(canonical.encode()).hexdigest()[:32]
     template.setdefault("Outputs", {})[HASH_OUTPUT] = {
         "Description": "localstack/deploy.py: hash of what was deployed",
         "Value": template_hash,
@@ -104,7 +113,7 @@ def local_template(path, code, template_hash):
         body = json.dumps(template, separators=(",", ":"), sort_keys=True, default=str)
     if len(body.encode()) > 51200:
         die("local template is %d bytes, above CloudFormation's 51200-byte TemplateBody limit" % len(body))
-    return body, functions
+    return body, functions, template_hash
 
 
 # ------------------------------------------------------------------ helpers
@@ -163,11 +172,10 @@ def main():
     s3 = session.client("s3", endpoint_url=endpoint, config=cfg)
 
     params = parameters()
-    digest = hashlib.sha256()
-    for part in (open(template_path, "rb").read(), open(__file__, "rb").read(),
-                 json.dumps(params, sort_keys=True).encode()):
-        digest.update(hashlib.sha256(part).digest())
-    template_hash = digest.hexdigest()[:32]
+    zip_bytes = placeholder_zip()
+    zip_key = "placeholder/bootstrap-%s.zip" % hashlib.sha256(zip_bytes).hexdigest()[:16]
+    # the zip key is in the template, so the hash covers the placeholder code too
+    body, functions, template_hash = local_template(template_path, {"Bucket": bucket, "Key": zip_key}, params)
 
     def describe():
         try:
@@ -187,33 +195,67 @@ def main():
         except ddb.exceptions.ResourceNotFoundException:
             return False
 
-    def print_failures():
+    def events_since(last_id):
+        """Stack events newer than `last_id` (describe_stack_events lists newest first)."""
         try:
             events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
         except ClientError:
-            return
-        for e in reversed(events):
-            if "FAILED" in e["ResourceStatus"]:
-                log("  %s %s: %s" % (e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason") or ""))
+            return []
+        fresh = []
+        for e in events:
+            if last_id and e["EventId"] == last_id:
+                break
+            fresh.append(e)
+        return fresh
 
-    def wait(want):
+    def newest_event_id():
+        events = events_since(None)
+        return events[0]["EventId"] if events else None
+
+    def failures(events):
+        return ["%s %s: %s" % (e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason") or "")
+                for e in reversed(events) if "FAILED" in e["ResourceStatus"]]
+
+    def wait(want, since_id):
+        """Poll every 0.5 s until the stack settles; (stack, failure lines). LocalStack can report
+        UPDATE_COMPLETE after a failed update was rolled back, so the events decide too."""
         deadline = time.time() + timeout
         while True:
             s = describe()
             status = s["StackStatus"] if s else "DELETE_COMPLETE"
-            if status == want:
-                return s
             if not status.endswith("_IN_PROGRESS"):
-                print_failures()
-                die("stack %s ended %s (want %s); failed resources above" % (stack, status, want))
+                events = events_since(since_id)
+                failed = failures(events)
+                if any("ROLLBACK" in e["ResourceStatus"] for e in events) and not failed:
+                    failed = ["stack rolled back"]
+                if status != want and not failed:
+                    failed = ["stack ended %s, want %s" % (status, want)]
+                return s, failed
             if time.time() > deadline:
                 die("stack %s still %s after %.0fs (DEPLOY_TIMEOUT)" % (stack, status, timeout))
             time.sleep(0.5)
 
     def delete_stack(why):
         log("deleting stack %s (%s)" % (stack, why))
+        since = newest_event_id()
         cfn.delete_stack(StackName=stack)
-        wait("DELETE_COMPLETE")
+        _, failed = wait("DELETE_COMPLETE", since)
+        if failed:
+            # seen after a failed in-place update: the Lambda permissions lost their ids. LocalStack
+            # then treats the stack as gone (a new one with the same name can be created).
+            log("LocalStack could not delete every resource of the old stack (ignored):\n    %s"
+                % "\n    ".join(failed[:5]))
+            if describe() is not None:
+                die("stack %s still exists after delete-stack; stop and start LocalStack (state is in memory)" % stack)
+
+    def delete_table(name, why):
+        log("deleting table %s (%s)" % (name, why))
+        try:
+            ddb.update_table(TableName=name, DeletionProtectionEnabled=False)
+        except ClientError:
+            pass
+        ddb.delete_table(TableName=name)
+        ddb.get_waiter("table_not_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
 
     current = describe()
     status = current["StackStatus"] if current else "NONE"
@@ -222,25 +264,20 @@ def main():
     if reset:
         if current:
             delete_stack("RESET=1")
-        if table_exists(table_guess):  # DeletionPolicy Retain: a stack delete leaves the table
-            log("deleting table %s (RESET=1)" % table_guess)
-            try:
-                ddb.update_table(TableName=table_guess, DeletionProtectionEnabled=False)
-            except ClientError:
-                pass
-            ddb.delete_table(TableName=table_guess)
-            ddb.get_waiter("table_not_exists").wait(TableName=table_guess, WaiterConfig={"Delay": 1})
+        if table_exists(table_guess):  # DeletionPolicy Retain: on AWS a stack delete leaves the table
+            delete_table(table_guess, "RESET=1")
         current, status = None, "NONE"
 
     action = None
     if status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"):
-        if outputs(current).get(HASH_OUTPUT) == template_hash and status != "UPDATE_ROLLBACK_COMPLETE":
+        if outputs(current).get(HASH_OUTPUT) == template_hash and outputs(current).get("TableName"):
             log("stack %s is up to date (%s, template hash %s): nothing to deploy" % (stack, status, template_hash))
         else:
             action = "update"
     elif status in ("NONE", "DELETE_COMPLETE"):
         action = "create"
-    elif status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_FAILED"):
+    elif status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_FAILED",
+                    "UPDATE_ROLLBACK_FAILED"):
         delete_stack("it is %s and cannot be updated" % status)
         action = "create"
     elif status.endswith("_IN_PROGRESS"):
@@ -252,20 +289,14 @@ def main():
         if action == "create" and table_exists(table_guess):
             die("table %s exists without its stack (left by a deleted stack: DeletionPolicy Retain).\n"
                 "        Run with RESET=1 to delete it and start empty, or use another STACK_NAME." % table_guess)
-        zip_bytes = placeholder_zip()
-        key = "placeholder/bootstrap-%s.zip" % hashlib.sha256(zip_bytes).hexdigest()[:16]
         try:
             s3.head_bucket(Bucket=bucket)
         except ClientError:
             s3.create_bucket(Bucket=bucket)
-        s3.put_object(Bucket=bucket, Key=key, Body=zip_bytes)
-        body, functions = local_template(template_path, {"Bucket": bucket, "Key": key}, template_hash)
+        s3.put_object(Bucket=bucket, Key=zip_key, Body=zip_bytes)
         os.makedirs(work, exist_ok=True)
         with open(os.path.join(work, "template.local.json"), "w") as f:
             f.write(body)  # for reading only: what was deployed
-
-        log("%s stack %s: %s; functions %s get placeholder code" % (
-            action, stack, " ".join("%s=%s" % kv for kv in sorted(params.items())), ", ".join(functions)))
         args = dict(
             StackName=stack,
             TemplateBody=body,
@@ -273,17 +304,38 @@ def main():
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
             Tags=[{"Key": "project", "Value": "event-ingest"}],
         )
-        try:
-            if action == "create":
-                cfn.create_stack(**args)
-            else:
-                cfn.update_stack(**args)
-        except ClientError as e:
-            if "No updates are to be performed" in str(e):
-                log("no changes to apply")
-            else:
-                die("%s-stack refused: %s" % (action, e.response.get("Error", {}).get("Message", e)))
-        current = wait("CREATE_COMPLETE" if action == "create" else "UPDATE_COMPLETE")
+
+        def run(action):
+            log("%s stack %s: %s; functions %s get placeholder code" % (
+                action, stack, " ".join("%s=%s" % kv for kv in sorted(params.items())), ", ".join(functions)))
+            since = newest_event_id()
+            try:
+                (cfn.create_stack if action == "create" else cfn.update_stack)(**args)
+            except ClientError as e:
+                message = e.response.get("Error", {}).get("Message", str(e))
+                if "No updates are to be performed" in message:
+                    log("no changes to apply")
+                elif action == "update":
+                    return None, ["UpdateStack refused: " + message]
+                else:
+                    die("create-stack refused: " + message)
+            return wait("CREATE_COMPLETE" if action == "create" else "UPDATE_COMPLETE", since)
+
+        current, failed = run(action)
+        if failed and action == "update":
+            # LocalStack 4.9.2 cannot update some resources in place (RestApi has no update
+            # handler; a changed stage fails "CreateStage ... Stage already exists"; after such a
+            # failure UpdateStack answers 501). Local state is disposable: recreate.
+            log("LocalStack could not update the stack in place:\n    %s" % "\n    ".join(failed))
+            log("recreating it instead (the local table starts empty)")
+            delete_stack("recreate")
+            if table_exists(table_guess):
+                delete_table(table_guess, "recreate")
+            current, failed = run("create")
+        if failed:
+            die("stack %s failed:\n    %s" % (stack, "\n    ".join(failed)))
+        if outputs(current).get(HASH_OUTPUT) != template_hash:
+            die("stack %s is %s but does not carry this template's outputs" % (stack, current["StackStatus"]))
         log("stack %s %s" % (stack, current["StackStatus"]))
 
     out = outputs(current)
