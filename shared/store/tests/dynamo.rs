@@ -275,3 +275,108 @@ async fn warm_up_reads_nothing_and_does_not_fail() {
     store.warm_up().await;
     assert_eq!(store.stats().requests, 1);
 }
+
+/// GIVEN a rejected, a failed and a processed event THEN only the rejected record, and the
+/// failed one once retried, carry `expires_at` (received + 30 days); events and aggregates never.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn only_rejected_and_retried_records_expire() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use event_store::{new_failed_id, FailedRecord, FailedStatus, FailureReason};
+
+    let store = store("expiry").await;
+    let tenant = store.config().tenant.clone();
+    let shards = store.config().event_shards;
+    let received = now();
+    let failed = |status| FailedRecord {
+        failed_id: new_failed_id(received, shards),
+        client_id: Some(client("acme")),
+        reason: FailureReason {
+            code: "simulated_failure".to_owned(),
+            message: "failed on purpose".to_owned(),
+            field: None,
+        },
+        raw: r#"{"client_id":"acme","payload":{"amount":"1","timestamp":"2024-03-10T00:00:01Z"}}"#
+            .to_owned(),
+        received_at: received,
+        attempts: 1,
+        status,
+    };
+    let rejected = failed(FailedStatus::Rejected);
+    let waiting = failed(FailedStatus::Failed);
+    store.put_failed(&rejected).await.unwrap();
+    store.put_failed(&waiting).await.unwrap();
+
+    let expires = |id: &event_store::FailedId| {
+        let parts = id.parts().unwrap();
+        let request = store
+            .client()
+            .get_item()
+            .table_name(&store.config().table_name)
+            .key(
+                "pk",
+                AttributeValue::S(format!("T#{tenant}#F#{}", parts.shard)),
+            )
+            .key(
+                "sk",
+                AttributeValue::S(format!("{:019}#{}", parts.received_ns, id.0)),
+            )
+            .consistent_read(true);
+        async move {
+            let item = request.send().await.unwrap().item.expect("stored");
+            item.get("expires_at").map(|v| v.as_n().unwrap().clone())
+        }
+    };
+    let in_30_days = (received.unix_nanos() / SEC + 30 * 86_400).to_string();
+    assert_eq!(expires(&rejected.failed_id).await, Some(in_30_days.clone()));
+    assert_eq!(
+        expires(&waiting.failed_id).await,
+        None,
+        "a failed event waits for its retry"
+    );
+
+    let event = normalize(&waiting.raw);
+    store
+        .commit_retry(&event, &waiting.failed_id)
+        .await
+        .unwrap();
+    assert_eq!(expires(&waiting.failed_id).await, Some(in_30_days));
+
+    // The processed event and its aggregate items: no expiry attribute at all.
+    let out = store
+        .client()
+        .query()
+        .table_name(&store.config().table_name)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(
+            ":pk",
+            AttributeValue::S(format!("T#{tenant}#E#acme#{}", event.hash.shard(shards))),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.items().len(), 1);
+    assert!(!out.items()[0].contains_key("expires_at"));
+    let aggregate_shards = store.config().aggregate_shards;
+    let out = store
+        .client()
+        .query()
+        .table_name(&store.config().table_name)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(
+            ":pk",
+            AttributeValue::S(format!(
+                "T#{tenant}#A#acme#{}",
+                event.hash.shard(aggregate_shards)
+            )),
+        )
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = out
+        .items()
+        .iter()
+        .map(|i| i["sk"].as_s().unwrap().as_str())
+        .collect();
+    assert_eq!(keys, ["ALL#2024031000", "M#007#unknown#2024031000"]);
+    assert!(out.items().iter().all(|i| !i.contains_key("expires_at")));
+}
