@@ -1,1 +1,45 @@
-//! The `listing` function's handler.
+//! The `listing` function: `GET /events/processed`, `GET /events/failed` and
+//! `GET /events/failed/{failed_id}`.
+
+mod failed;
+mod processed;
+mod views;
+
+use event_http::{resolve, serve, ApiError, App, Query, Reply, RequestMeta, Route};
+use event_store::Store;
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+
+pub use views::RAW_PREVIEW_BYTES;
+
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    Processed,
+    Failed,
+    OneFailed,
+}
+
+const ROUTES: [Route<Endpoint>; 3] = [
+    Route::new(Method::GET, "/events/processed", Endpoint::Processed),
+    Route::new(Method::GET, "/events/failed", Endpoint::Failed),
+    Route::new(
+        Method::GET,
+        "/events/failed/{failed_id}",
+        Endpoint::OneFailed,
+    ),
+];
+
+/// Answer one request. Generic over the store so tests run it on `MemoryStore`.
+pub async fn handle<S: Store>(req: Request, app: &App<S>) -> Response<Body> {
+    serve(req, |req, meta| route(req, meta, app)).await
+}
+
+async fn route<S: Store>(req: Request, meta: RequestMeta, app: &App<S>) -> Result<Reply, ApiError> {
+    let (endpoint, params) = resolve(&ROUTES, &meta)?;
+    let query = Query::of(&req);
+    match endpoint {
+        Endpoint::Processed => processed::list(app, &query).await,
+        Endpoint::Failed => failed::list(app, &query).await,
+        Endpoint::OneFailed => failed::one(app, params.get("failed_id").unwrap_or_default()).await,
+    }
+}

@@ -1,0 +1,30 @@
+//! `GET /events/processed?client_id=&from=&to=&limit=&cursor=`: newest first, paged.
+
+use event_http::{params, ApiError, App, Query, Reply};
+use event_store::{ProcessedQuery, Store};
+use lambda_http::http::StatusCode;
+
+use crate::views::{PageView, ProcessedView};
+
+pub(crate) async fn list<S: Store>(app: &App<S>, query: &Query) -> Result<Reply, ApiError> {
+    let client_id = params::optional_client_id(query)?;
+    let (from, to) = params::time_range(query)?;
+    let store_query = ProcessedQuery {
+        client_id,
+        from,
+        to,
+        limit: params::limit(query)?,
+        cursor: params::cursor(query),
+    };
+    let page = app.store.list_processed(&store_query).await?;
+    let body = PageView {
+        items: page.items.iter().map(ProcessedView::from).collect(),
+        next_cursor: page.next_cursor,
+    };
+    tracing::debug!(
+        items = body.items.len(),
+        more = body.next_cursor.is_some(),
+        "listed"
+    );
+    Ok(Reply::json(StatusCode::OK, &body, "listed"))
+}
