@@ -109,6 +109,22 @@ async fn main() {
         dup.write_units - new.write_units
     );
 
+    // AWS's rules (DynamoDB Local's own figures for transactions are not AWS's): 1 WCU per KB
+    // per item, doubled inside a transaction; a GSI copy costs a plain write; a cancelled
+    // transaction's failed condition still costs.
+    let kb = |b: usize| b.div_ceil(1024) as f64;
+    let new_event = 2.0 * (kb(bytes) + 2.0) + kb(bytes);
+    let duplicate = 2.0 * (kb(bytes) + 2.0);
+    println!(
+        "AWS rules: new event {new_event} WCU (3 items x 2 + feed index copy {}), duplicate up to {duplicate} WCU",
+        kb(bytes)
+    );
+    println!(
+        "minimum: counted atomically = put + one ADD in a transaction = 4 WCU (+1 feed copy); \
+         uncounted = one conditional PutItem = 1 WCU; duplicate = 1 failed conditional PutItem \
+         (1 WCU) or a GetItem pre-check (0.5 RCU eventual / 1 RCU strong)"
+    );
+
     // ---- throughput: commit_event vs a bare PutItem of the same item
     let table = config.table_name.clone();
     let mut commit_rates = Vec::new();

@@ -14,8 +14,9 @@ pub struct RetryBudget {
     pub max_backoff: Duration,
     /// No new attempt starts once this much time has passed since the first one.
     pub max_elapsed: Duration,
-    /// One request attempt that takes longer is abandoned (and retried: commits carry an
-    /// idempotency token, so a retry of a commit that did land is not a second count).
+    /// One request attempt that takes longer is abandoned and retried. A retried commit can
+    /// never count twice (its put is conditional), and it carries the first attempt's
+    /// idempotency token, so a commit that did land is still reported processed.
     pub attempt_timeout: Duration,
 }
 
