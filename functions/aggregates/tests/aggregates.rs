@@ -1,0 +1,331 @@
+//! `GET /aggregates`: exact totals over a range, and every 400/503.
+
+use event_core::{normalize_event, EventTimestamp};
+use event_http::{App, Config};
+use event_store::{
+    AggregateQuery, AggregateTotals, CommitOutcome, FailedId, FailedQuery, FailedRecord,
+    MemoryStore, Page, ProcessedQuery, ProcessedRecord, Store, StoreError,
+};
+use lambda_http::http::{header, HeaderMap, StatusCode};
+use lambda_http::Request;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+/// "Now" in every test: 2026-11-20T12:00:00Z.
+fn fixed_now() -> EventTimestamp {
+    EventTimestamp::from_unix_nanos(1_795_176_000 * 1_000_000_000).unwrap()
+}
+
+fn app() -> App<MemoryStore> {
+    App::new(MemoryStore::new(), Config::default()).with_clock(fixed_now)
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// `GET /aggregates?{query}` (HTTP API v2; `query` as a client encodes it).
+fn get(query: &str) -> Request {
+    let mut event = fixture("http_v2_get_aggregates.json");
+    event["rawQueryString"] = Value::from(query);
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+async fn call<S: Store>(app: &App<S>, req: Request) -> Answer {
+    let response = aggregates::handle(req, app).await;
+    Answer {
+        status: response.status(),
+        headers: response.headers().clone(),
+        body: serde_json::from_slice(response.body().as_ref()).expect("a JSON body"),
+    }
+}
+
+async fn seed(store: &MemoryStore, client: &str, metric: &str, amount: &str, timestamp: &str) {
+    let json = format!(
+        r#"{{"client_id":"{client}","payload":{{"metric":"{metric}","amount":{amount},"timestamp":"{timestamp}"}}}}"#
+    );
+    let raw: &RawValue = serde_json::from_str(&json).unwrap();
+    let parsed = normalize_event(raw, fixed_now()).unwrap();
+    let record = ProcessedRecord {
+        event: parsed.event,
+        hash: parsed.hash,
+        received_at: fixed_now(),
+    };
+    assert_eq!(
+        store.commit_event(&record).await.unwrap(),
+        CommitOutcome::Processed
+    );
+}
+
+async fn seeded() -> App<MemoryStore> {
+    let app = app();
+    seed(
+        &app.store,
+        "acme-prod",
+        "purchase",
+        r#""12.50""#,
+        "2026-11-20T01:15:00Z",
+    )
+    .await;
+    seed(
+        &app.store,
+        "acme-prod",
+        "purchase",
+        "0.1",
+        "2026-11-20T02:30:00Z",
+    )
+    .await;
+    seed(
+        &app.store,
+        "acme-prod",
+        "refund",
+        r#""-0.2""#,
+        "2026-11-20T03:45:00Z",
+    )
+    .await;
+    seed(
+        &app.store,
+        "beta",
+        "purchase",
+        "100",
+        "2026-11-20T02:00:00Z",
+    )
+    .await;
+    app
+}
+
+#[tokio::test]
+async fn given_events_of_a_client_when_aggregated_without_bounds_then_count_and_exact_total() {
+    let app = seeded().await;
+
+    let answer = call(&app, get("client_id=acme-prod")).await;
+
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        answer.body,
+        serde_json::json!({
+            "client_id": "acme-prod",
+            "from": null,
+            "to": null,
+            "metric": null,
+            "count": 3,
+            "total_amount": "12.4",
+        })
+    );
+}
+
+#[tokio::test]
+async fn given_a_range_when_aggregated_then_from_is_inclusive_to_exclusive_and_both_are_normalized()
+{
+    let app = seeded().await;
+    // 04:30+02:00 is 02:30Z (included); 03:45Z is excluded.
+    let query = "client_id=acme-prod&from=2026-11-20T04:30:00%2B02:00&to=2026-11-20T03:45:00Z";
+
+    let answer = call(&app, get(query)).await;
+
+    assert_eq!(answer.body["from"], "2026-11-20T02:30:00Z");
+    assert_eq!(answer.body["to"], "2026-11-20T03:45:00Z");
+    assert_eq!(answer.body["count"], 1);
+    assert_eq!(answer.body["total_amount"], "0.1");
+}
+
+#[tokio::test]
+async fn given_a_metric_when_aggregated_then_only_that_metric_counts() {
+    let app = seeded().await;
+
+    let answer = call(&app, get("client_id=acme-prod&metric=purchase")).await;
+
+    assert_eq!(answer.body["metric"], "purchase");
+    assert_eq!(answer.body["count"], 2);
+    assert_eq!(answer.body["total_amount"], "12.6");
+}
+
+#[tokio::test]
+async fn given_a_client_without_events_when_aggregated_then_zero() {
+    let app = seeded().await;
+
+    let answer = call(&app, get("client_id=nobody")).await;
+
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body["count"], 0);
+    assert_eq!(answer.body["total_amount"], "0");
+}
+
+#[tokio::test]
+async fn given_amounts_a_float_would_round_when_aggregated_then_the_total_is_exact() {
+    let app = app();
+    for minute in 0..10 {
+        seed(
+            &app.store,
+            "c",
+            "m",
+            "0.1",
+            &format!("2026-11-20T01:{minute:02}:00Z"),
+        )
+        .await;
+    }
+    for minute in 0..3 {
+        seed(
+            &app.store,
+            "big",
+            "m",
+            r#""999999999999999999.999999999""#,
+            &format!("2026-11-20T01:{minute:02}:00Z"),
+        )
+        .await;
+    }
+
+    let small = call(&app, get("client_id=c")).await;
+    let big = call(&app, get("client_id=big")).await;
+
+    assert_eq!(small.body["total_amount"], "1");
+    assert_eq!(big.body["total_amount"], "2999999999999999999.999999997");
+}
+
+#[tokio::test]
+async fn given_no_client_id_when_aggregated_then_400_missing_client_id() {
+    let app = seeded().await;
+    for query in ["", "client_id=", "from=2026-11-20T00:00:00Z"] {
+        let answer = call(&app, get(query)).await;
+
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(answer.body["error"]["code"], "missing_client_id");
+        assert_eq!(answer.body["error"]["field"], "client_id");
+        assert_eq!(answer.body["error"]["request_id"], "http-req-agg");
+    }
+}
+
+#[tokio::test]
+async fn given_bad_parameters_when_aggregated_then_400_naming_the_parameter() {
+    let app = seeded().await;
+    for (query, code, field) in [
+        ("client_id=a%2Fb", "invalid_client_id", "client_id"),
+        ("client_id=c&from=soon", "invalid_timestamp", "from"),
+        (
+            "client_id=c&to=2026-02-30T00:00:00Z",
+            "invalid_timestamp",
+            "to",
+        ),
+        ("client_id=c&metric=a%07b", "invalid_metric", "metric"),
+        (
+            "client_id=c&from=2026-11-20T02:00:00Z&to=2026-11-20T01:00:00Z",
+            "invalid_range",
+            "to",
+        ),
+        (
+            "client_id=c&from=2026-11-20T02:00:00Z&to=2026-11-20T02:00:00Z",
+            "invalid_range",
+            "to",
+        ),
+    ] {
+        let answer = call(&app, get(query)).await;
+
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(answer.body["error"]["code"], code, "{query}");
+        assert_eq!(answer.body["error"]["field"], field, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn given_a_rest_v1_request_with_the_stage_in_its_path_when_aggregated_then_200() {
+    let app = seeded().await;
+    let req = lambda_http::request::from_str(
+        &fixture("rest_v1_get_aggregates_stage_in_path.json").to_string(),
+    )
+    .unwrap();
+
+    let answer = call(&app, req).await;
+
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body["from"], "2026-11-20T01:00:00Z");
+    assert_eq!(answer.body["count"], 2);
+}
+
+#[tokio::test]
+async fn given_a_wrong_method_or_path_when_requested_then_405_or_404() {
+    let app = app();
+    let mut event = fixture("http_v2_get_aggregates.json");
+    event["requestContext"]["http"]["method"] = Value::from("DELETE");
+    let wrong_method = lambda_http::request::from_str(&event.to_string()).unwrap();
+    event["requestContext"]["http"]["method"] = Value::from("GET");
+    event["rawPath"] = Value::from("/aggregate");
+    let wrong_path = lambda_http::request::from_str(&event.to_string()).unwrap();
+
+    assert_eq!(
+        call(&app, wrong_method).await.status,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(call(&app, wrong_path).await.status, StatusCode::NOT_FOUND);
+}
+
+/// Every aggregate is `Unavailable` (or `Internal`), as when DynamoDB keeps failing.
+struct DownStore(fn() -> StoreError);
+
+impl Store for DownStore {
+    async fn commit_event(&self, _: &ProcessedRecord) -> Result<CommitOutcome, StoreError> {
+        Err((self.0)())
+    }
+    async fn commit_retry(
+        &self,
+        _: &ProcessedRecord,
+        _: &FailedId,
+    ) -> Result<CommitOutcome, StoreError> {
+        Err((self.0)())
+    }
+    async fn put_failed(&self, _: &FailedRecord) -> Result<(), StoreError> {
+        Err((self.0)())
+    }
+    async fn record_failed_attempt(&self, _: &FailedId) -> Result<(), StoreError> {
+        Err((self.0)())
+    }
+    async fn get_failed(&self, _: &FailedId) -> Result<Option<FailedRecord>, StoreError> {
+        Err((self.0)())
+    }
+    async fn list_processed(
+        &self,
+        _: &ProcessedQuery,
+    ) -> Result<Page<ProcessedRecord>, StoreError> {
+        Err((self.0)())
+    }
+    async fn list_failed(&self, _: &FailedQuery) -> Result<Page<FailedRecord>, StoreError> {
+        Err((self.0)())
+    }
+    async fn aggregate(&self, _: &AggregateQuery) -> Result<AggregateTotals, StoreError> {
+        Err((self.0)())
+    }
+}
+
+#[tokio::test]
+async fn given_storage_unavailable_when_aggregated_then_503_with_retry_after() {
+    let app = App::new(
+        DownStore(|| StoreError::Unavailable("throttled".into())),
+        Config::default(),
+    );
+
+    let answer = call(&app, get("client_id=c")).await;
+
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer.headers[header::RETRY_AFTER], "1");
+    assert_eq!(answer.body["error"]["code"], "storage_unavailable");
+}
+
+#[tokio::test]
+async fn given_an_internal_store_error_when_aggregated_then_500_without_details() {
+    let app = App::new(
+        DownStore(|| StoreError::Internal("total out of range on T#default#A#c#0".into())),
+        Config::default(),
+    );
+
+    let answer = call(&app, get("client_id=c")).await;
+
+    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(answer.body["error"]["code"], "internal_error");
+    assert!(!answer.body.to_string().contains("T#default"));
+}
