@@ -67,40 +67,78 @@ pub fn normalize_event(
 /// Best effort: the event's `client_id` when it is present and valid, even if another
 /// field is not (so a rejected event can still be listed by client).
 pub fn peek_client_id(raw: &RawValue) -> Option<ClientId> {
-    let fields = read_fields(raw).ok()?;
-    match fields.client_id {
-        Slot::Present(value) => match string_value(value) {
-            Ok(text) => ClientId::parse(&text).ok(),
-            Err(_) => None,
-        },
+    // No size limit here: an event too large to process can still be filed by client.
+    match parse_fields(raw.get()).ok()?.client_id {
+        Slot::Present(Field::Str(text)) => ClientId::parse(&text).ok(),
         _ => None,
     }
 }
 
+/// A known field's value, as much as validation needs of it.
+#[derive(Debug)]
+enum Field<'a> {
+    Null,
+    /// A string's content (borrowed unless it had escapes).
+    Str(Cow<'a, str>),
+    Bool(bool),
+    /// A number, as its raw JSON text.
+    Number(&'a str),
+    /// An object or an array (or, from the fast path, a number where a string was
+    /// expected): what it was.
+    Other(&'static str),
+}
+
+impl<'a> Field<'a> {
+    fn from_raw(raw: &'a RawValue) -> Field<'a> {
+        let text = raw.get();
+        match text.as_bytes().first() {
+            Some(b'"') => match string_value(text) {
+                Some(content) => Field::Str(content),
+                None => Field::Other("a malformed string"),
+            },
+            Some(b'n') => Field::Null,
+            Some(b't') => Field::Bool(true),
+            Some(b'f') => Field::Bool(false),
+            Some(b'-' | b'0'..=b'9') => Field::Number(text),
+            _ => Field::Other(json_kind(text)),
+        }
+    }
+
+    /// What the value is, for messages ("got a number").
+    fn kind(&self) -> &'static str {
+        match self {
+            Field::Null => "null",
+            Field::Str(_) => "a string",
+            Field::Bool(_) => "a boolean",
+            Field::Number(_) => "a number",
+            Field::Other(kind) => kind,
+        }
+    }
+}
+
 /// A known field as found in an object.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default)]
 enum Slot<'a> {
     #[default]
     Missing,
-    Present(&'a RawValue),
+    Present(Field<'a>),
     /// The key appeared more than once.
     Duplicate,
 }
 
 impl<'a> Slot<'a> {
     /// The value, treating `null` as missing; `Err` for a duplicate key.
-    fn value(self) -> Result<Option<&'a RawValue>, ()> {
+    fn value(self) -> Result<Option<Field<'a>>, ()> {
         match self {
-            Slot::Missing => Ok(None),
-            Slot::Present(raw) if raw.get() == "null" => Ok(None),
-            Slot::Present(raw) => Ok(Some(raw)),
+            Slot::Missing | Slot::Present(Field::Null) => Ok(None),
+            Slot::Present(field) => Ok(Some(field)),
             Slot::Duplicate => Err(()),
         }
     }
 
-    fn fill(&mut self, raw: &'a RawValue) {
+    fn fill(&mut self, field: Field<'a>) {
         *self = match self {
-            Slot::Missing => Slot::Present(raw),
+            Slot::Missing => Slot::Present(field),
             _ => Slot::Duplicate,
         };
     }
@@ -141,6 +179,10 @@ fn read_fields(raw: &RawValue) -> Result<EventFields<'_>, EventError> {
     if text.len() > MAX_EVENT_BYTES {
         return Err(EventError::EventTooLarge { bytes: text.len() });
     }
+    parse_fields(text)
+}
+
+fn parse_fields(text: &str) -> Result<EventFields<'_>, EventError> {
     let text = text.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r'));
     if !text.starts_with('{') {
         return Err(EventError::NotAnObject {
@@ -149,12 +191,12 @@ fn read_fields(raw: &RawValue) -> Result<EventFields<'_>, EventError> {
     }
     let parse = |raw_payload: bool| {
         let mut de = serde_json::Deserializer::from_str(text);
-        de.deserialize_map(EventVisitor { raw_payload })
+        de.deserialize_map(EventVisitor { slow: raw_payload })
             .and_then(|fields| de.end().map(|()| fields))
     };
-    // The fast path reads `payload` in the same pass; serde_json refuses some valid JSON
-    // there (a number beyond f64 such as `1e400` where an object was expected), so on any
-    // error the event is read again with `payload` captured as raw text first.
+    // The fast path reads string fields and `payload` with `deserialize_any`, which
+    // refuses some valid JSON (a number beyond f64 such as `1e400`); on any error the
+    // event is read again capturing each known field as raw text first.
     parse(false)
         .or_else(|_| parse(true))
         .map_err(|e| EventError::InvalidJson {
@@ -167,32 +209,26 @@ fn payload_from_raw<'a, E: serde::de::Error>(raw: &'a RawValue) -> Result<Payloa
     match text.as_bytes().first() {
         Some(b'{') => {
             let mut de = serde_json::Deserializer::from_str(text);
-            de.deserialize_map(PayloadVisitor).map_err(E::custom)
+            de.deserialize_map(PayloadVisitor { slow: true })
+                .map_err(E::custom)
         }
         Some(b'n') => Ok(PayloadSlot::Null),
         _ => Ok(PayloadSlot::NotObject(json_kind(text))),
     }
 }
 
-/// The text of a JSON string value (borrowed when it has no escapes), or what it was.
-fn string_value(raw: &RawValue) -> Result<Cow<'_, str>, &'static str> {
-    let text = raw.get();
-    let bytes = text.as_bytes();
-    if bytes.first() != Some(&b'"') {
-        return Err(json_kind(text));
+/// The content of a JSON string's text (borrowed when it has no escapes).
+fn string_value(text: &str) -> Option<Cow<'_, str>> {
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    if !inner.contains('\\') {
+        // A valid JSON string without escapes is its content between the quotes.
+        return Some(Cow::Borrowed(inner));
     }
-    if !bytes.contains(&b'\\') {
-        // A JSON string without escapes is its content between the quotes.
-        return Ok(Cow::Borrowed(&text[1..text.len() - 1]));
-    }
-    serde_json::from_str::<String>(text)
-        .map(Cow::Owned)
-        .map_err(|_| "a malformed string")
+    serde_json::from_str::<String>(text).ok().map(Cow::Owned)
 }
 
-fn is_json_number(text: &str) -> bool {
-    matches!(text.as_bytes().first(), Some(b'-' | b'0'..=b'9'))
-}
+const ID_TYPE_RULE: &str = "must be a string of 1 to 128 characters from A-Z a-z 0-9 . _ : @ -";
+const LABEL_TYPE_RULE: &str = "must be a string of 1 to 128 characters without control characters";
 
 impl<'a> EventFields<'a> {
     fn validate(self, received_at: EventTimestamp) -> Result<(NormalizedEvent, bool), EventError> {
@@ -200,50 +236,50 @@ impl<'a> EventFields<'a> {
             return Err(EventError::duplicate_key(key));
         }
         let dup = |name: &str| EventError::duplicate_key(name.to_owned());
+        let type_error = |make: fn(Cow<'static, str>, String) -> EventError,
+                          field: &'static str,
+                          rule: &str,
+                          got: &Field| {
+            make(Cow::Borrowed(field), format!("{rule}; got {}.", got.kind()))
+        };
 
         let client_id = match self.client_id.value().map_err(|()| dup("client_id"))? {
             None => return Err(EventError::MissingClientId),
-            Some(raw) => match string_value(raw) {
-                Ok(text) => ClientId::parse(&text)?,
-                Err(kind) => {
-                    return Err(EventError::InvalidClientId {
-                        field: Cow::Borrowed("client_id"),
-                        detail: format!(
-                            "must be a string of 1 to 128 characters from A-Z a-z 0-9 . _ : @ -; got {kind}."
-                        ),
-                    })
-                }
-            },
+            Some(Field::Str(text)) => ClientId::parse(&text)?,
+            Some(other) => {
+                return Err(type_error(
+                    |field, detail| EventError::InvalidClientId { field, detail },
+                    "client_id",
+                    ID_TYPE_RULE,
+                    &other,
+                ))
+            }
         };
 
         let event_id = match self.event_id.value().map_err(|()| dup("event_id"))? {
             None => None,
-            Some(raw) => match string_value(raw) {
-                Ok(text) => Some(EventId::parse(&text)?),
-                Err(kind) => {
-                    return Err(EventError::InvalidEventId {
-                        field: Cow::Borrowed("event_id"),
-                        detail: format!(
-                            "must be a string of 1 to 128 characters from A-Z a-z 0-9 . _ : @ -; got {kind}."
-                        ),
-                    })
-                }
-            },
+            Some(Field::Str(text)) => Some(EventId::parse(&text)?),
+            Some(other) => {
+                return Err(type_error(
+                    |field, detail| EventError::InvalidEventId { field, detail },
+                    "event_id",
+                    ID_TYPE_RULE,
+                    &other,
+                ))
+            }
         };
 
         let source = match self.source.value().map_err(|()| dup("source"))? {
             None => Source::unknown(),
-            Some(raw) => match string_value(raw) {
-                Ok(text) => Source::parse(&text)?,
-                Err(kind) => {
-                    return Err(EventError::InvalidSource {
-                        field: Cow::Borrowed("source"),
-                        detail: format!(
-                            "must be a string of 1 to 128 characters without control characters; got {kind}."
-                        ),
-                    })
-                }
-            },
+            Some(Field::Str(text)) => Source::parse(&text)?,
+            Some(other) => {
+                return Err(type_error(
+                    |field, detail| EventError::InvalidSource { field, detail },
+                    "source",
+                    LABEL_TYPE_RULE,
+                    &other,
+                ))
+            }
         };
 
         let payload = match self.payload {
@@ -263,32 +299,22 @@ impl<'a> EventFields<'a> {
 
         let metric = match payload.metric.value().map_err(|()| dup("payload.metric"))? {
             None => Metric::unknown(),
-            Some(raw) => match string_value(raw) {
-                Ok(text) => Metric::parse(&text)?,
-                Err(kind) => {
-                    return Err(EventError::InvalidMetric {
-                        field: Cow::Borrowed("payload.metric"),
-                        detail: format!(
-                            "must be a string of 1 to 128 characters without control characters; got {kind}."
-                        ),
-                    })
-                }
-            },
+            Some(Field::Str(text)) => Metric::parse(&text)?,
+            Some(other) => {
+                return Err(type_error(
+                    |field, detail| EventError::InvalidMetric { field, detail },
+                    "payload.metric",
+                    LABEL_TYPE_RULE,
+                    &other,
+                ))
+            }
         };
 
         let amount = match payload.amount.value().map_err(|()| dup("payload.amount"))? {
             None => Amount::ZERO,
-            Some(raw) => {
-                let text = raw.get();
-                if is_json_number(text) {
-                    Amount::parse(text)?
-                } else {
-                    match string_value(raw) {
-                        Ok(text) => Amount::parse(&text)?,
-                        Err(kind) => return Err(Amount::invalid(format!("got {kind}"))),
-                    }
-                }
-            }
+            Some(Field::Number(text)) => Amount::parse(text)?,
+            Some(Field::Str(text)) => Amount::parse(&text)?,
+            Some(other) => return Err(Amount::invalid(format!("got {}", other.kind()))),
         };
 
         let timestamp = match payload
@@ -297,24 +323,20 @@ impl<'a> EventFields<'a> {
             .map_err(|()| dup("payload.timestamp"))?
         {
             None => return Err(EventError::MissingTimestamp),
-            Some(raw) => {
-                let text = raw.get();
-                let (parsed, got) = if is_json_number(text) {
-                    (timestamp::parse_epoch(text), Cow::Borrowed(text))
-                } else {
-                    match string_value(raw) {
-                        Ok(content) => (timestamp::parse_text(&content), content),
-                        Err(kind) => {
-                            return Err(EventError::InvalidTimestamp {
-                                field: Cow::Borrowed("payload.timestamp"),
-                                detail: format!(
-                                    "must be an RFC 3339 date-time string or epoch seconds (milliseconds above 10^11); got {kind}."
-                                ),
-                            })
-                        }
-                    }
-                };
-                check_timestamp(parsed, &got, received_at)?
+            Some(Field::Number(text)) => {
+                check_timestamp(timestamp::parse_epoch(text), text, received_at)?
+            }
+            Some(Field::Str(text)) => {
+                check_timestamp(timestamp::parse_text(&text), &text, received_at)?
+            }
+            Some(other) => {
+                return Err(EventError::InvalidTimestamp {
+                    field: Cow::Borrowed("payload.timestamp"),
+                    detail: format!(
+                        "must be an RFC 3339 date-time string or epoch seconds (milliseconds above 10^11); got {}.",
+                        other.kind()
+                    ),
+                })
             }
         };
 
@@ -324,16 +346,13 @@ impl<'a> EventFields<'a> {
             .map_err(|()| dup("simulateFailure"))?
         {
             None => false,
-            Some(raw) => match raw.get() {
-                "true" => true,
-                "false" => false,
-                other => {
-                    return Err(EventError::invalid_field(
-                        "simulateFailure",
-                        format!("must be true or false; got {}.", json_kind(other)),
-                    ))
-                }
-            },
+            Some(Field::Bool(flag)) => flag,
+            Some(other) => {
+                return Err(EventError::invalid_field(
+                    "simulateFailure",
+                    format!("must be true or false; got {}.", other.kind()),
+                ))
+            }
         };
 
         Ok((
@@ -422,8 +441,8 @@ impl<'de> OtherKeys<'de> {
 }
 
 struct EventVisitor {
-    /// Capture `payload` as raw text and parse it separately (the slow, total path).
-    raw_payload: bool,
+    /// Capture every known field as raw text first (total, slower).
+    slow: bool,
 }
 
 impl<'de> Visitor<'de> for EventVisitor {
@@ -432,19 +451,20 @@ impl<'de> Visitor<'de> for EventVisitor {
         f.write_str("an event object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let slow = self.slow;
         let mut fields = EventFields::default();
         let mut others = OtherKeys::default();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             match &*key {
-                "client_id" => fields.client_id.fill(map.next_value()?),
-                "event_id" => fields.event_id.fill(map.next_value()?),
-                "source" => fields.source.fill(map.next_value()?),
-                "simulateFailure" => fields.simulate_failure.fill(map.next_value()?),
+                "client_id" => fields.client_id.fill(next_scalar(&mut map, slow)?),
+                "event_id" => fields.event_id.fill(next_scalar(&mut map, slow)?),
+                "source" => fields.source.fill(next_scalar(&mut map, slow)?),
+                "simulateFailure" => fields.simulate_failure.fill(next_scalar(&mut map, slow)?),
                 "payload" => {
                     if !matches!(fields.payload, PayloadSlot::Missing) {
                         map.next_value::<IgnoredAny>()?;
                         fields.payload = PayloadSlot::Duplicate;
-                    } else if self.raw_payload {
+                    } else if slow {
                         fields.payload = payload_from_raw(map.next_value()?)?;
                     } else {
                         fields.payload = map.next_value_seed(PayloadSeed)?;
@@ -461,16 +481,81 @@ impl<'de> Visitor<'de> for EventVisitor {
     }
 }
 
+/// The next value as a `Field`: in one step with `deserialize_any` (fast), or through its
+/// raw text (slow, but accepts every valid JSON number).
+fn next_scalar<'de, A: MapAccess<'de>>(map: &mut A, slow: bool) -> Result<Field<'de>, A::Error> {
+    if slow {
+        Ok(Field::from_raw(map.next_value()?))
+    } else {
+        map.next_value_seed(ScalarSeed)
+    }
+}
+
+/// The next value as a `Field`, keeping a number's raw text (amount, timestamp).
+fn next_number<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Field<'de>, A::Error> {
+    Ok(Field::from_raw(map.next_value()?))
+}
+
+struct ScalarSeed;
+
+impl<'de> DeserializeSeed<'de> for ScalarSeed {
+    type Value = Field<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ScalarSeed {
+    type Value = Field<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Field::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Field::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Field::Bool(v))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Field::Null)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(Field::Null)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Field::Other("a number"))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Field::Other("a number"))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Field::Other("a number"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Field::Other("an object"))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Field::Other("an array"))
+    }
+}
+
 struct PayloadSeed;
 
 impl<'de> DeserializeSeed<'de> for PayloadSeed {
     type Value = PayloadSlot<'de>;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(PayloadVisitor)
+        deserializer.deserialize_any(PayloadVisitor { slow: false })
     }
 }
 
-struct PayloadVisitor;
+struct PayloadVisitor {
+    slow: bool,
+}
 
 impl<'de> Visitor<'de> for PayloadVisitor {
     type Value = PayloadSlot<'de>;
@@ -482,9 +567,9 @@ impl<'de> Visitor<'de> for PayloadVisitor {
         let mut others = OtherKeys::default();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             match &*key {
-                "metric" => fields.metric.fill(map.next_value()?),
-                "amount" => fields.amount.fill(map.next_value()?),
-                "timestamp" => fields.timestamp.fill(map.next_value()?),
+                "metric" => fields.metric.fill(next_scalar(&mut map, self.slow)?),
+                "amount" => fields.amount.fill(next_number(&mut map)?),
+                "timestamp" => fields.timestamp.fill(next_number(&mut map)?),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                     others.see(key);

@@ -14,12 +14,29 @@ pub const MAX_FIELD_CHARS: usize = 128;
 const ID_RULE: &str = "must be 1 to 128 characters from A-Z a-z 0-9 . _ : @ -";
 const LABEL_RULE: &str = "must be 1 to 128 characters after trimming, without control characters";
 
-fn is_id_byte(b: u8) -> bool {
+const fn is_id_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'@' | b'-')
 }
 
-/// `None` when `text` is a valid identifier, else the detail sentence (after the field name).
+/// `ID_BYTES[b]`: may byte `b` appear in an identifier.
+static ID_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = is_id_byte(b as u8);
+        b += 1;
+    }
+    table
+};
+
+/// `Ok` when `text` is a valid identifier, else the detail sentence (after the field name).
 fn check_id(text: &str) -> Result<(), String> {
+    if !text.is_empty()
+        && text.len() <= MAX_FIELD_CHARS
+        && text.bytes().all(|b| ID_BYTES[usize::from(b)])
+    {
+        return Ok(());
+    }
     if text.is_empty() {
         return Err(format!("{ID_RULE}; got an empty string."));
     }
@@ -44,6 +61,17 @@ fn check_id(text: &str) -> Result<(), String> {
 
 /// The trimmed label, or the detail sentence (after the field name).
 fn check_label(text: &str) -> Result<&str, String> {
+    // Fast path: printable ASCII that needs no trimming.
+    let bytes = text.as_bytes();
+    if let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) {
+        if bytes.len() <= MAX_FIELD_CHARS
+            && first != b' '
+            && last != b' '
+            && bytes.iter().all(|&b| (0x20..0x7f).contains(&b))
+        {
+            return Ok(text);
+        }
+    }
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err(format!("{LABEL_RULE}; got {}.", echo(text)));
