@@ -492,7 +492,8 @@ proptest! {
         let text = amount.to_string();
         prop_assert_eq!(Amount::parse(&text).unwrap(), amount);
         prop_assert_eq!(AmountSum::parse(&text), Some(AmountSum::from(amount)));
-        prop_assert!(!text.contains('+') && !(text.contains('.') && text.ends_with('0')));
+        prop_assert!(!text.contains('+'));
+        prop_assert!(!(text.contains('.') && text.ends_with('0')));
     }
 
     #[test]
