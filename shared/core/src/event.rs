@@ -182,35 +182,44 @@ fn read_fields(raw: &RawValue) -> Result<EventFields<'_>, EventError> {
     parse_fields(text)
 }
 
-fn parse_fields(text: &str) -> Result<EventFields<'_>, EventError> {
+fn parse_fields<'a>(text: &'a str) -> Result<EventFields<'a>, EventError> {
     let text = text.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r'));
     if !text.starts_with('{') {
         return Err(EventError::NotAnObject {
             found: json_kind(text),
         });
     }
-    let parse = |raw_payload: bool| {
+    // The visitor fills `fields` in place (no large values moved through serde's returns).
+    let parse = |fields: &mut EventFields<'a>, slow: bool| {
         let mut de = serde_json::Deserializer::from_str(text);
-        de.deserialize_map(EventVisitor { slow: raw_payload })
-            .and_then(|fields| de.end().map(|()| fields))
+        de.deserialize_map(EventVisitor { fields, slow })?;
+        de.end()
     };
+    let mut fields = EventFields::default();
     // The fast path reads string fields and `payload` with `deserialize_any`, which
     // refuses some valid JSON (a number beyond f64 such as `1e400`); on any error the
     // event is read again capturing each known field as raw text first.
-    parse(false)
-        .or_else(|_| parse(true))
-        .map_err(|e| EventError::InvalidJson {
+    if parse(&mut fields, false).is_err() {
+        fields = EventFields::default();
+        parse(&mut fields, true).map_err(|e| EventError::InvalidJson {
             detail: e.to_string(),
-        })
+        })?;
+    }
+    Ok(fields)
 }
 
 fn payload_from_raw<'a, E: serde::de::Error>(raw: &'a RawValue) -> Result<PayloadSlot<'a>, E> {
     let text = raw.get();
     match text.as_bytes().first() {
         Some(b'{') => {
+            let mut fields = PayloadFields::default();
             let mut de = serde_json::Deserializer::from_str(text);
-            de.deserialize_map(PayloadVisitor { slow: true })
-                .map_err(E::custom)
+            de.deserialize_map(PayloadVisitor {
+                fields: &mut fields,
+                slow: true,
+            })
+            .map_err(E::custom)?;
+            Ok(PayloadSlot::Object(fields))
         }
         Some(b'n') => Ok(PayloadSlot::Null),
         _ => Ok(PayloadSlot::NotObject(json_kind(text))),
@@ -440,19 +449,20 @@ impl<'de> OtherKeys<'de> {
     }
 }
 
-struct EventVisitor {
+struct EventVisitor<'f, 'de> {
+    fields: &'f mut EventFields<'de>,
     /// Capture every known field as raw text first (total, slower).
     slow: bool,
 }
 
-impl<'de> Visitor<'de> for EventVisitor {
-    type Value = EventFields<'de>;
+impl<'de> Visitor<'de> for EventVisitor<'_, 'de> {
+    type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an event object")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let slow = self.slow;
-        let mut fields = EventFields::default();
+        let fields = self.fields;
         let mut others = OtherKeys::default();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             match &*key {
@@ -467,7 +477,9 @@ impl<'de> Visitor<'de> for EventVisitor {
                     } else if slow {
                         fields.payload = payload_from_raw(map.next_value()?)?;
                     } else {
-                        fields.payload = map.next_value_seed(PayloadSeed)?;
+                        map.next_value_seed(PayloadSeed {
+                            slot: &mut fields.payload,
+                        })?;
                     }
                 }
                 _ => {
@@ -477,7 +489,7 @@ impl<'de> Visitor<'de> for EventVisitor {
             }
         }
         fields.duplicate_other = others.duplicate;
-        Ok(fields)
+        Ok(())
     }
 }
 
@@ -544,26 +556,40 @@ impl<'de> Visitor<'de> for ScalarSeed {
     }
 }
 
-struct PayloadSeed;
+struct PayloadSeed<'f, 'de> {
+    slot: &'f mut PayloadSlot<'de>,
+}
 
-impl<'de> DeserializeSeed<'de> for PayloadSeed {
-    type Value = PayloadSlot<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(PayloadVisitor { slow: false })
+impl<'de> DeserializeSeed<'de> for PayloadSeed<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        *self.slot = PayloadSlot::Object(PayloadFields::default());
+        let PayloadSlot::Object(fields) = self.slot else {
+            unreachable!("just set")
+        };
+        if let Some(other) = deserializer.deserialize_any(PayloadVisitor {
+            fields,
+            slow: false,
+        })? {
+            *self.slot = other;
+        }
+        Ok(())
     }
 }
 
-struct PayloadVisitor {
+/// Fills `fields` when the value is an object; otherwise returns what it was instead.
+struct PayloadVisitor<'f, 'de> {
+    fields: &'f mut PayloadFields<'de>,
     slow: bool,
 }
 
-impl<'de> Visitor<'de> for PayloadVisitor {
-    type Value = PayloadSlot<'de>;
+impl<'de> Visitor<'de> for PayloadVisitor<'_, 'de> {
+    type Value = Option<PayloadSlot<'de>>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a payload object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = PayloadFields::default();
+        let fields = self.fields;
         let mut others = OtherKeys::default();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             match &*key {
@@ -577,31 +603,31 @@ impl<'de> Visitor<'de> for PayloadVisitor {
             }
         }
         fields.duplicate_other = others.duplicate;
-        Ok(PayloadSlot::Object(fields))
+        Ok(None)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(PayloadSlot::NotObject("an array"))
+        Ok(Some(PayloadSlot::NotObject("an array")))
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(PayloadSlot::Null)
+        Ok(Some(PayloadSlot::Null))
     }
     fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(PayloadSlot::Null)
+        Ok(Some(PayloadSlot::Null))
     }
     fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(PayloadSlot::NotObject("a boolean"))
+        Ok(Some(PayloadSlot::NotObject("a boolean")))
     }
     fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(PayloadSlot::NotObject("a number"))
+        Ok(Some(PayloadSlot::NotObject("a number")))
     }
     fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(PayloadSlot::NotObject("a number"))
+        Ok(Some(PayloadSlot::NotObject("a number")))
     }
     fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(PayloadSlot::NotObject("a number"))
+        Ok(Some(PayloadSlot::NotObject("a number")))
     }
     fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(PayloadSlot::NotObject("a string"))
+        Ok(Some(PayloadSlot::NotObject("a string")))
     }
 }
