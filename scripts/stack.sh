@@ -8,7 +8,8 @@
 #   scripts/stack.sh status
 #
 # Settings: LOCALSTACK_PORT (default 4566), API_PORT (default 9000; a free port is picked
-# when it is taken), WATCH_CONCURRENCY (instances per function, default 8).
+# when it is taken), WATCH_CONCURRENCY (instances per function, default 8), WATCH_RELOAD
+# (1: rebuild on code changes, the default; 0: never, as the tests want).
 # State lives in .local/ (ignored): stack.env (AWS settings + TABLE_NAME, written by
 # localstack/deploy.sh), api.env (BASE_URL), watch.pid, watch.log.
 set -euo pipefail
@@ -76,7 +77,7 @@ PY
 
 up() {
   "$ROOT/scripts/install-tools.sh"
-  "$ROOT/localstack/start.sh"
+  "$ROOT/localstack/start.sh" 9>&-   # LocalStack lives on: it must not hold our lock
   "$ROOT/localstack/deploy.sh"
   [ -f "$LOCAL/stack.env" ] || die "localstack/deploy.sh did not write .local/stack.env"
 
@@ -90,9 +91,12 @@ up() {
       log "port 9000 is taken; serving on $port instead"
     fi
     log "starting cargo lambda watch on 127.0.0.1:$port (the first start compiles the functions)"
-    (cd "$ROOT" && setsid cargo lambda watch -A 127.0.0.1 -P "$port" \
+    local reload=()
+    [ "${WATCH_RELOAD:-1}" = 1 ] || reload=(--ignore-changes)
+    # 9>&-: the watcher must not inherit the lock, or `down` would wait for it forever
+    (cd "$ROOT" && setsid cargo lambda watch -A 127.0.0.1 -P "$port" "${reload[@]}" \
         --concurrency "${WATCH_CONCURRENCY:-8}" --env-file "$LOCAL/stack.env" \
-        >"$WATCH_LOG" 2>&1 </dev/null & echo $! >"$WATCH_PID")
+        >"$WATCH_LOG" 2>&1 </dev/null 9>&- & echo $! >"$WATCH_PID")
     echo "BASE_URL=http://127.0.0.1:$port" >"$API_ENV"
   fi
   # shellcheck disable=SC1090

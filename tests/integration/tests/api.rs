@@ -77,8 +77,8 @@ async fn spec_example_is_processed_once_and_other_spellings_are_duplicates() {
     let spellings = [
         event(&client, json!(12.5), json!("2026-11-20T08:00:00Z")),
         event(&client, json!(12.50), json!("2026-11-20T08:00:00.000Z")),
-        event(&client, json!("1.25e1"), json!(1_763_625_600)),
-        event(&client, json!("12.500000000"), json!(1_763_625_600_000u64)),
+        event(&client, json!("1.25e1"), json!(1_795_161_600)),
+        event(&client, json!("12.500000000"), json!(1_795_161_600_000u64)),
         event(&client, json!("12.5"), json!("2026-11-20 03:00:00-05:00")),
         json!({"payload": {"timestamp": "2026-11-20T08:00:00Z", "amount": 12.5, "metric": "purchase"}, "source": "mobile", "client_id": client}),
     ];
@@ -444,7 +444,7 @@ async fn pagination_walks_every_event_once_newest_first() {
 async fn aggregates_equal_the_sum_of_listed_events_over_ranges() {
     let api = Api::new();
     let client = unique_client("sums");
-    let base = 1_763_600_400i64; // 2026-11-20T01:00:00Z
+    let base = 1_795_136_400i64; // 2026-11-20T01:00:00Z
     let events: Vec<Value> = (0..60i64)
         .map(|i| {
             let metric = if i % 3 == 0 { "refund" } else { "purchase" };
