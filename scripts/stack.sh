@@ -9,7 +9,8 @@
 #
 # Settings: LOCALSTACK_PORT (default 4566), API_PORT (default 9000; a free port is picked
 # when it is taken), WATCH_CONCURRENCY (instances per function, default 8), WATCH_RELOAD
-# (1: rebuild on code changes, the default; 0: never, as the tests want).
+# (0, the default: never reload; 1: rebuild on code changes — LocalStack writing its
+# state under .local/ can trigger reloads that kill requests in flight).
 # State lives in .local/ (ignored): stack.env (AWS settings + TABLE_NAME, written by
 # localstack/deploy.sh), api.env (BASE_URL), watch.pid, watch.log.
 set -euo pipefail
@@ -77,7 +78,7 @@ PY
 
 up() {
   "$ROOT/scripts/install-tools.sh"
-  "$ROOT/localstack/start.sh" 9>&-   # LocalStack lives on: it must not hold our lock
+  "$ROOT/localstack/start.sh"
   "$ROOT/localstack/deploy.sh"
   [ -f "$LOCAL/stack.env" ] || die "localstack/deploy.sh did not write .local/stack.env"
 
@@ -92,11 +93,13 @@ up() {
     fi
     log "starting cargo lambda watch on 127.0.0.1:$port (the first start compiles the functions)"
     local reload=()
-    [ "${WATCH_RELOAD:-1}" = 1 ] || reload=(--ignore-changes)
-    # 9>&-: the watcher must not inherit the lock, or `down` would wait for it forever
-    (cd "$ROOT" && setsid cargo lambda watch -A 127.0.0.1 -P "$port" "${reload[@]}" \
-        --concurrency "${WATCH_CONCURRENCY:-8}" --env-file "$LOCAL/stack.env" \
-        >"$WATCH_LOG" 2>&1 </dev/null 9>&- & echo $! >"$WATCH_PID")
+    [ "${WATCH_RELOAD:-0}" = 1 ] || reload=(--ignore-changes)
+    # started directly (no subshell), so nothing else keeps this script's output open
+    cd "$ROOT"
+    setsid cargo lambda watch -A 127.0.0.1 -P "$port" "${reload[@]}" \
+      --concurrency "${WATCH_CONCURRENCY:-8}" --env-file "$LOCAL/stack.env" \
+      >"$WATCH_LOG" 2>&1 </dev/null &
+    echo $! >"$WATCH_PID"
     echo "BASE_URL=http://127.0.0.1:$port" >"$API_ENV"
   fi
   # shellcheck disable=SC1090
@@ -143,10 +146,11 @@ MSG
 
 cmd="${1:-}"
 case "$cmd" in
-  up|down)
-    exec 9>"$LOCAL/stack.lock"
-    flock 9
-    "$cmd" ;;
+  # one `up` or `down` at a time (parallel test processes all call `up`); -o keeps the lock
+  # out of the daemons started under it
+  up|down) exec flock -o "$LOCAL/stack.lock" "$0" "_$cmd" ;;
+  _up) up ;;
+  _down) down ;;
   run) run ;;
   status) status ;;
   *) echo "usage: $0 up|run|down|status" >&2; exit 2 ;;
