@@ -1,11 +1,14 @@
 # The two commands of the README are `make dev` and `make test`; the rest are their parts.
-.PHONY: dev test lint unit bench sam-build up down status tools
+.PHONY: dev test itest lint unit bench sam-build up down status tools
 
 dev:         ## run the whole service locally; Ctrl-C stops it
 	scripts/stack.sh run
 
-test:        ## every gate and every test, with the local stack (see scripts/test.sh)
+test:        ## the gates and the unit, property, handler and store tests (scripts/test.sh)
 	scripts/test.sh
+
+itest:       ## end-to-end HTTP tests against cargo lambda watch + LocalStack (scripts/itest.sh)
+	scripts/itest.sh
 
 lint:        ## the static gates only
 	cargo fmt --all --check

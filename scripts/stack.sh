@@ -8,7 +8,8 @@
 #   scripts/stack.sh status
 #
 # Settings: LOCALSTACK_PORT (default 4566), API_PORT (default 9000; a free port is picked
-# when it is taken), WATCH_CONCURRENCY (instances per function, default 8), WATCH_RELOAD
+# when it is taken), WATCH_CONCURRENCY (instances per function, default 1: each instance is a `cargo run`,
+# and with cargo 1.95 a running instance keeps the cargo lock that the next one waits for), WATCH_RELOAD
 # (0, the default: never reload; 1: rebuild on code changes — LocalStack writing its
 # state under .local/ can trigger reloads that kill requests in flight).
 # State lives in .local/ (ignored): stack.env (AWS settings + TABLE_NAME, written by
@@ -97,7 +98,7 @@ up() {
     # started directly (no subshell), so nothing else keeps this script's output open
     cd "$ROOT"
     setsid cargo lambda watch -A 127.0.0.1 -P "$port" "${reload[@]}" \
-      --concurrency "${WATCH_CONCURRENCY:-8}" --env-file "$LOCAL/stack.env" \
+      --concurrency "${WATCH_CONCURRENCY:-1}" --env-file "$LOCAL/stack.env" \
       >"$WATCH_LOG" 2>&1 </dev/null &
     echo $! >"$WATCH_PID"
     echo "BASE_URL=http://127.0.0.1:$port" >"$API_ENV"

