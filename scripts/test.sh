@@ -19,7 +19,17 @@ infra/check.sh
 .local/tools/bin/python infra/test_routes.py
 
 step "LocalStack with the table deployed from infra/template.yaml"
-if ! localstack/status.sh >/dev/null 2>&1; then trap 'localstack/stop.sh' EXIT; fi
+started_localstack=0
+localstack/status.sh >/dev/null 2>&1 || started_localstack=1
+rm -f .local/test-output.log
+finish() {
+  if [ "$started_localstack" = 1 ]; then localstack/stop.sh; fi
+  # one closing line over every test binary (cargo prints one per binary, doc tests last)
+  if [ -f .local/test-output.log ]; then
+    awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' .local/test-output.log
+  fi
+}
+trap finish EXIT
 localstack/start.sh
 localstack/deploy.sh
 set -a; . .local/stack.env; set +a
@@ -27,7 +37,7 @@ set -a; . .local/stack.env; set +a
 step "tests: unit, property, handler, store (DynamoDB in LocalStack)"
 # The end-to-end HTTP tests (`make itest`) are not part of this run yet: under load the
 # `cargo lambda watch` instances wait on cargo's locks and requests stall (see README).
-cargo test --workspace --exclude integration-tests --no-fail-fast
+cargo test --workspace --exclude integration-tests --no-fail-fast 2>&1 | tee .local/test-output.log
 
 if [ "${SAM_BUILD:-0}" = 1 ]; then
   step "sam build (release, arm64)"
