@@ -1,14 +1,17 @@
 # The two commands of the README are `make dev` and `make test`; the rest are their parts.
-.PHONY: dev test itest lint unit bench sam-build up down status tools
+.PHONY: dev test check itest lint unit bench sam-build up down status tools
 
 dev:         ## run the whole service locally; Ctrl-C stops it
 	scripts/stack.sh run
 
-test:        ## the gates and the unit, property, handler and store tests (scripts/test.sh)
+test:        ## every test: gates, unit/property/handler/store, end to end over HTTP, sam build
 	scripts/test.sh
 
-itest:       ## end-to-end HTTP tests against cargo lambda watch + LocalStack (scripts/itest.sh)
-	scripts/itest.sh
+check:       ## `make test` without sam build, for quick iterations
+	SAM_BUILD=0 scripts/test.sh
+
+itest:       ## only the end-to-end HTTP tests (reuses a running stack or starts one; `make down` stops it)
+	cargo test -p integration-tests
 
 lint:        ## the static gates only
 	cargo fmt --all --check

@@ -4,14 +4,16 @@
 #
 #   scripts/stack.sh up      start whatever is not running yet (idempotent), print the base URL
 #   scripts/stack.sh run     `up`, then follow the function logs until Ctrl-C, then `down`  (make dev)
-#   scripts/stack.sh down    stop what `up` started
+#   scripts/stack.sh down    stop what `up` started (KEEP_LOCALSTACK=1: only the functions)
 #   scripts/stack.sh status
 #
 # Settings: LOCALSTACK_PORT (default 4566), API_PORT (default 9000; a free port is picked
-# when it is taken), WATCH_CONCURRENCY (instances per function, default 1: each instance is a `cargo run`,
-# and with cargo 1.95 a running instance keeps the cargo lock that the next one waits for), WATCH_RELOAD
-# (0, the default: never reload; 1: rebuild on code changes — LocalStack writing its
-# state under .local/ can trigger reloads that kill requests in flight).
+# when it is taken), WATCH_CONCURRENCY (instances per function, default 3, so concurrent requests
+# really run side by side), WATCH_RELOAD (0, the default: never reload; 1: rebuild on code changes
+# — LocalStack writing its state under .local/ can trigger reloads that kill requests in flight).
+# Known limit of cargo lambda watch 1.9.2: with more than 100 requests waiting for one function
+# it stops answering altogether (it awaits the full queue while holding the lock that every
+# instance's poll needs); restart it with `make down && make dev`.
 # State lives in .local/ (ignored): stack.env (AWS settings + TABLE_NAME, written by
 # localstack/deploy.sh), api.env (BASE_URL), watch.pid, watch.log.
 set -euo pipefail
@@ -98,7 +100,7 @@ up() {
     # started directly (no subshell), so nothing else keeps this script's output open
     cd "$ROOT"
     setsid cargo lambda watch -A 127.0.0.1 -P "$port" "${reload[@]}" \
-      --concurrency "${WATCH_CONCURRENCY:-1}" --env-file "$LOCAL/stack.env" \
+      --concurrency "${WATCH_CONCURRENCY:-3}" --env-file "$LOCAL/stack.env" \
       >"$WATCH_LOG" 2>&1 </dev/null &
     echo $! >"$WATCH_PID"
     echo "BASE_URL=http://127.0.0.1:$port" >"$API_ENV"
@@ -119,7 +121,7 @@ down() {
     rm -f "$WATCH_PID" "$API_ENV"
     log "functions stopped"
   fi
-  "$ROOT/localstack/stop.sh"
+  [ "${KEEP_LOCALSTACK:-0}" = 1 ] || "$ROOT/localstack/stop.sh"
 }
 
 status() {
