@@ -1,67 +1,31 @@
 //! `GET /aggregates`: exact totals over a range, and every 400/503.
 
-use event_core::{normalize_event, EventTimestamp};
+use event_http::testing::{app, fixture_request, seed_event, Answer, FailingStore};
 use event_http::{App, Config};
-use event_store::{
-    AggregateQuery, AggregateTotals, CommitOutcome, FailedId, FailedQuery, FailedRecord,
-    MemoryStore, Page, ProcessedQuery, ProcessedRecord, Store, StoreError,
-};
-use lambda_http::http::{header, HeaderMap, StatusCode};
+use event_store::{MemoryStore, Store, StoreError};
+use lambda_http::http::{header, StatusCode};
 use lambda_http::Request;
-use serde_json::value::RawValue;
 use serde_json::Value;
 
-/// "Now" in every test: 2026-11-20T12:00:00Z.
-fn fixed_now() -> EventTimestamp {
-    EventTimestamp::from_unix_nanos(1_795_176_000 * 1_000_000_000).unwrap()
-}
-
-fn app() -> App<MemoryStore> {
-    App::new(MemoryStore::new(), Config::default()).with_clock(fixed_now)
-}
-
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
 /// `GET /aggregates?{query}` (HTTP API v2; `query` as a client encodes it).
 fn get(query: &str) -> Request {
-    let mut event = fixture("http_v2_get_aggregates.json");
-    event["rawQueryString"] = Value::from(query);
-    lambda_http::request::from_str(&event.to_string()).unwrap()
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
+    fixture_request(FIXTURES, "http_v2_get_aggregates.json", |event| {
+        event["rawQueryString"] = Value::from(query)
+    })
 }
 
 async fn call<S: Store>(app: &App<S>, req: Request) -> Answer {
-    let response = aggregates::handle(req, app).await;
-    Answer {
-        status: response.status(),
-        headers: response.headers().clone(),
-        body: serde_json::from_slice(response.body().as_ref()).expect("a JSON body"),
-    }
+    aggregates::handle(req, app).await.into()
 }
 
+/// Commit one event; `amount` is JSON text (a number or a quoted string).
 async fn seed(store: &MemoryStore, client: &str, metric: &str, amount: &str, timestamp: &str) {
     let json = format!(
         r#"{{"client_id":"{client}","payload":{{"metric":"{metric}","amount":{amount},"timestamp":"{timestamp}"}}}}"#
     );
-    let raw: &RawValue = serde_json::from_str(&json).unwrap();
-    let parsed = normalize_event(raw, fixed_now()).unwrap();
-    let record = ProcessedRecord {
-        event: parsed.event,
-        hash: parsed.hash,
-        received_at: fixed_now(),
-    };
-    assert_eq!(
-        store.commit_event(&record).await.unwrap(),
-        CommitOutcome::Processed
-    );
+    seed_event(store, &json).await;
 }
 
 async fn seeded() -> App<MemoryStore> {
@@ -236,10 +200,11 @@ async fn given_bad_parameters_when_aggregated_then_400_naming_the_parameter() {
 #[tokio::test]
 async fn given_a_rest_v1_request_with_the_stage_in_its_path_when_aggregated_then_200() {
     let app = seeded().await;
-    let req = lambda_http::request::from_str(
-        &fixture("rest_v1_get_aggregates_stage_in_path.json").to_string(),
-    )
-    .unwrap();
+    let req = fixture_request(
+        FIXTURES,
+        "rest_v1_get_aggregates_stage_in_path.json",
+        |_| {},
+    );
 
     let answer = call(&app, req).await;
 
@@ -251,12 +216,12 @@ async fn given_a_rest_v1_request_with_the_stage_in_its_path_when_aggregated_then
 #[tokio::test]
 async fn given_a_wrong_method_or_path_when_requested_then_405_or_404() {
     let app = app();
-    let mut event = fixture("http_v2_get_aggregates.json");
-    event["requestContext"]["http"]["method"] = Value::from("DELETE");
-    let wrong_method = lambda_http::request::from_str(&event.to_string()).unwrap();
-    event["requestContext"]["http"]["method"] = Value::from("GET");
-    event["rawPath"] = Value::from("/aggregate");
-    let wrong_path = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let wrong_method = fixture_request(FIXTURES, "http_v2_get_aggregates.json", |event| {
+        event["requestContext"]["http"]["method"] = Value::from("DELETE")
+    });
+    let wrong_path = fixture_request(FIXTURES, "http_v2_get_aggregates.json", |event| {
+        event["rawPath"] = Value::from("/aggregate")
+    });
 
     assert_eq!(
         call(&app, wrong_method).await.status,
@@ -265,47 +230,10 @@ async fn given_a_wrong_method_or_path_when_requested_then_405_or_404() {
     assert_eq!(call(&app, wrong_path).await.status, StatusCode::NOT_FOUND);
 }
 
-/// Every aggregate is `Unavailable` (or `Internal`), as when DynamoDB keeps failing.
-struct DownStore(fn() -> StoreError);
-
-impl Store for DownStore {
-    async fn commit_event(&self, _: &ProcessedRecord) -> Result<CommitOutcome, StoreError> {
-        Err((self.0)())
-    }
-    async fn commit_retry(
-        &self,
-        _: &ProcessedRecord,
-        _: &FailedId,
-    ) -> Result<CommitOutcome, StoreError> {
-        Err((self.0)())
-    }
-    async fn put_failed(&self, _: &FailedRecord) -> Result<(), StoreError> {
-        Err((self.0)())
-    }
-    async fn record_failed_attempt(&self, _: &FailedId) -> Result<(), StoreError> {
-        Err((self.0)())
-    }
-    async fn get_failed(&self, _: &FailedId) -> Result<Option<FailedRecord>, StoreError> {
-        Err((self.0)())
-    }
-    async fn list_processed(
-        &self,
-        _: &ProcessedQuery,
-    ) -> Result<Page<ProcessedRecord>, StoreError> {
-        Err((self.0)())
-    }
-    async fn list_failed(&self, _: &FailedQuery) -> Result<Page<FailedRecord>, StoreError> {
-        Err((self.0)())
-    }
-    async fn aggregate(&self, _: &AggregateQuery) -> Result<AggregateTotals, StoreError> {
-        Err((self.0)())
-    }
-}
-
 #[tokio::test]
 async fn given_storage_unavailable_when_aggregated_then_503_with_retry_after() {
     let app = App::new(
-        DownStore(|| StoreError::Unavailable("throttled".into())),
+        FailingStore(|| StoreError::Unavailable("throttled".into())),
         Config::default(),
     );
 
@@ -319,7 +247,7 @@ async fn given_storage_unavailable_when_aggregated_then_503_with_retry_after() {
 #[tokio::test]
 async fn given_an_internal_store_error_when_aggregated_then_500_without_details() {
     let app = App::new(
-        DownStore(|| StoreError::Internal("total out of range on T#default#A#c#0".into())),
+        FailingStore(|| StoreError::Internal("total out of range on T#default#A#c#0".into())),
         Config::default(),
     );
 

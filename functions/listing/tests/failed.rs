@@ -90,7 +90,7 @@ async fn given_a_rest_v1_request_with_the_stage_in_its_path_when_fetched_then_th
 {
     let app = app();
     let id = seed_failed(&app.store, None, "{}", FailedStatus::Rejected).await;
-    let text = fixture("rest_v1_get_failed_stage_in_path.json")
+    let text = fixture(FIXTURES, "rest_v1_get_failed_stage_in_path.json")
         .to_string()
         .replace("FAILED_ID", &id);
 
@@ -151,7 +151,7 @@ async fn given_bad_parameters_when_listed_then_400_with_their_codes() {
 
 #[tokio::test]
 async fn given_storage_unavailable_when_failed_events_are_read_then_503_with_retry_after() {
-    let app = App::new(DownStore, event_http::Config::default());
+    let app = App::new(FailingStore::unavailable(), event_http::Config::default());
     for path in [
         "/events/failed",
         "/events/failed/1795176000000000000-0-0123456789abcdef",

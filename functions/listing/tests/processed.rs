@@ -68,7 +68,7 @@ async fn given_events_when_listed_for_a_client_then_items_have_the_spec_shape_ne
 #[tokio::test]
 async fn given_an_event_with_an_event_id_when_listed_then_the_event_id_is_shown() {
     let app = app();
-    seed_json(
+    seed_event(
         &app.store,
         r#"{"client_id":"c","event_id":"order-7","payload":{"amount":1,"timestamp":"2026-11-20T01:00:00Z"}}"#,
     )
@@ -283,7 +283,7 @@ async fn given_a_cursor_of_another_query_when_listed_then_400_invalid_cursor() {
 
 #[tokio::test]
 async fn given_storage_unavailable_when_listed_then_503_with_retry_after_and_no_details() {
-    let app = App::new(DownStore, event_http::Config::default());
+    let app = App::new(FailingStore::unavailable(), event_http::Config::default());
 
     let answer = call(&app, get("/events/processed", "")).await;
 

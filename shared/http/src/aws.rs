@@ -1,8 +1,33 @@
-//! The DynamoDB-backed store, built once at cold start.
+//! A function's cold start: logs, settings and the DynamoDB-backed store, once; then the
+//! Lambda loop.
+
+use std::convert::Infallible;
+use std::future::Future;
 
 use event_store::DynamoStore;
+use lambda_http::{service_fn, Body, Request, Response};
 
-use crate::Config;
+use crate::telemetry::init_tracing;
+use crate::{App, Config};
+
+/// The whole `main` of a function: JSON logs, `Config` from the environment, the store with
+/// its connection open, then every invocation answered by `handle`.
+pub async fn run_function<F, Fut>(handle: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(Request, &'static App<DynamoStore>) -> Fut,
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    init_tracing();
+    let config = Config::from_env()?;
+    let store = connect_store(&config).await;
+    // One app for the life of the process; leaking it lets each invocation borrow it.
+    let app: &'static App<DynamoStore> = Box::leak(Box::new(App::new(store, config)));
+    lambda_http::run(service_fn(move |req: Request| {
+        let reply = handle(req, app);
+        async move { Ok::<_, Infallible>(reply.await) }
+    }))
+    .await
+}
 
 /// A `DynamoStore` over a client from the standard provider chain (region, credentials,
 /// and `AWS_ENDPOINT_URL` when set, which points it at LocalStack locally), with its

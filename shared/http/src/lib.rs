@@ -11,6 +11,8 @@ pub mod response;
 pub mod routing;
 pub mod serve;
 pub mod telemetry;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 pub use app::{system_now, App, Clock};
 pub use config::{Config, ConfigError};
