@@ -10,8 +10,8 @@ test:        ## every test: gates, unit/property/handler/store, end to end over 
 check:       ## `make test` without sam build, for quick iterations
 	SAM_BUILD=0 scripts/test.sh
 
-itest:       ## only the end-to-end HTTP tests (reuses a running stack or starts one; `make down` stops it)
-	cargo test -p integration-tests
+itest:       ## only the end-to-end HTTP tests (reuses a running stack, or starts and then stops one)
+	scripts/with-stack.sh cargo test -p integration-tests
 
 lint:        ## the static gates only
 	cargo fmt --all --check

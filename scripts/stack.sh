@@ -7,7 +7,7 @@
 #   scripts/stack.sh down    stop what `up` started (KEEP_LOCALSTACK=1: only the functions)
 #   scripts/stack.sh status
 #
-# Settings: LOCALSTACK_PORT (default 4566), API_PORT (default 9000; a free port is picked
+# Settings: LOCALSTACK_PORT (default 4566; a free port when 4566 is taken), API_PORT (default 9000; a free port is picked
 # when it is taken), WATCH_CONCURRENCY (instances per function, default 3, so concurrent requests
 # really run side by side), WATCH_RELOAD (0, the default: never reload; 1: rebuild on code changes
 # — LocalStack writing its state under .local/ can trigger reloads that kill requests in flight).
@@ -81,6 +81,13 @@ PY
 
 up() {
   "$ROOT/scripts/install-tools.sh"
+  # 4566 held by something else (another LocalStack, a container): use a free port instead,
+  # unless LOCALSTACK_PORT asks for one (then start.sh names the culprit)
+  if [ -z "${LOCALSTACK_PORT:-}" ] && ! "$ROOT/localstack/status.sh" >/dev/null 2>&1 && ! port_free 4566; then
+    LOCALSTACK_PORT="$(free_port)"
+    export LOCALSTACK_PORT
+    log "port 4566 is taken; LocalStack listens on $LOCALSTACK_PORT instead"
+  fi
   "$ROOT/localstack/start.sh"
   "$ROOT/localstack/deploy.sh"
   [ -f "$LOCAL/stack.env" ] || die "localstack/deploy.sh did not write .local/stack.env"
