@@ -3,8 +3,10 @@
 //! `BASE_URL` in the environment points at a running stack (`make test` sets it). Without
 //! it the harness runs `scripts/stack.sh up`, which reuses a stack that is already up or
 //! starts LocalStack, deploys the template and serves the functions on free ports; stop
-//! it with `make down`.
+//! it with `make down` (`make itest` and `make test` stop what they started).
+//! `StorageDown` serves the same functions with DynamoDB unreachable.
 
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -25,8 +27,7 @@ fn base_url() -> &'static str {
             return url.trim_end_matches('/').to_owned();
         }
         let root = repo_root();
-        let status = Command::new(root.join("scripts/stack.sh"))
-            .arg("up")
+        let status = outside_cargo(Command::new(root.join("scripts/stack.sh")).arg("up"))
             .status()
             .expect("run scripts/stack.sh up");
         assert!(status.success(), "scripts/stack.sh up failed");
@@ -46,7 +47,7 @@ const MAX_IN_FLIGHT: usize = 32;
 /// A client of the service under test. Create one per test: each test has its own runtime.
 pub struct Api {
     http: reqwest::Client,
-    base: &'static str,
+    base: String,
 }
 
 /// A response: status, headers we look at, and the JSON body.
@@ -59,12 +60,17 @@ pub struct Reply {
 
 impl Api {
     pub fn new() -> Self {
+        Self::at(base_url())
+    }
+
+    /// A client of the functions served at `base` (`http://host:port`).
+    pub fn at(base: &str) -> Self {
         Api {
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(120))
                 .build()
                 .expect("http client"),
-            base: base_url(),
+            base: base.to_owned(),
         }
     }
 
@@ -206,4 +212,104 @@ pub fn nano_units(decimal: &str) -> i128 {
     } else {
         value
     }
+}
+
+/// The same functions under a second `cargo lambda watch`, with DynamoDB pointed at a port
+/// where nothing listens: a storage outage for real, over HTTP. Stopped when dropped.
+pub struct StorageDown {
+    watcher: std::process::Child,
+    pub api: Api,
+}
+
+impl StorageDown {
+    pub async fn start() -> Self {
+        base_url(); // the main stack is up, so .local/stack.env exists and the functions compiled
+        let root = repo_root();
+        let local = root.join(".local");
+        let dead_endpoint = format!("http://127.0.0.1:{}", free_port());
+        let stack_env = std::fs::read_to_string(local.join("stack.env")).expect(".local/stack.env");
+        let env: String = stack_env
+            .lines()
+            .map(|line| match line.starts_with("AWS_ENDPOINT_URL=") {
+                true => format!("AWS_ENDPOINT_URL={dead_endpoint}\n"),
+                false => format!("{line}\n"),
+            })
+            .collect();
+        let env_file = local.join("storage-down.env");
+        std::fs::write(&env_file, env).expect("write .local/storage-down.env");
+        let port = free_port();
+        let log = std::fs::File::create(local.join("storage-down-watch.log")).expect("log file");
+        let watcher = outside_cargo(&mut Command::new(local.join("tools/bin/cargo-lambda")))
+            .args(["lambda", "watch", "--ignore-changes", "-A", "127.0.0.1"])
+            .args(["-P", &port.to_string()])
+            .arg("--env-file")
+            .arg(&env_file)
+            .current_dir(&root)
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            // its own process group, so `Drop` stops the function instances with it
+            .process_group(0)
+            .spawn()
+            .expect("start cargo lambda watch (installed by scripts/install-tools.sh)");
+        let down = StorageDown {
+            watcher,
+            api: Api::at(&format!("http://127.0.0.1:{port}")),
+        };
+        // ready once a request that needs no storage gets the function's own 400
+        for _ in 0..600 {
+            if let Ok(response) = down
+                .api
+                .http
+                .get(format!("{}/aggregates", down.api.base))
+                .send()
+                .await
+            {
+                if response.status() == StatusCode::BAD_REQUEST {
+                    return down;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        panic!("the storage-down functions did not start; see .local/storage-down-watch.log");
+    }
+}
+
+impl Drop for StorageDown {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.watcher.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = self.watcher.wait();
+    }
+}
+
+/// `cmd` without the variables cargo sets for the test binary (`CARGO_PKG_NAME`,
+/// `CARGO_MANIFEST_DIR`, ...): build scripts watch some of them, so the watcher's `cargo run`
+/// would rebuild half the dependencies, and the next run outside the tests rebuild them back.
+fn outside_cargo(cmd: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        let set_by_cargo = name == "CARGO"
+            || name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_BIN_")
+            || matches!(
+                name,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "CARGO_RUSTC_CURRENT_DIR"
+            );
+        if set_by_cargo {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
 }

@@ -1,7 +1,9 @@
 //! The HTTP API of SPEC.md, end to end: real HTTP to `cargo lambda watch`, real DynamoDB in
 //! LocalStack, with the table the SAM template deploys.
 
-use integration_tests::{assert_error, encode, nano_units, unique_client, Api, StatusCode};
+use integration_tests::{
+    assert_error, encode, nano_units, unique_client, Api, StatusCode, StorageDown,
+};
 use serde_json::{json, Value};
 
 fn event(client: &str, amount: Value, timestamp: Value) -> Value {
@@ -638,4 +640,36 @@ async fn cross_client_listing_and_failed_listing_find_the_events() {
         whole.body["raw"].as_str().unwrap().len(),
         long.to_string().len()
     );
+}
+
+#[tokio::test]
+async fn storage_down_answers_503_with_retry_after_and_the_resend_counts_once() {
+    // GIVEN the functions with DynamoDB unreachable (a port where nothing listens)
+    let down = StorageDown::start().await;
+    let client = unique_client("outage");
+    let sent = event(&client, json!("2.5"), json!(1_795_161_600));
+
+    // WHEN an event is sent, and read endpoints are asked
+    let reply = down.api.post("/events", &sent).await;
+
+    // THEN 503 with Retry-After: not even a failed record could be kept, so resend
+    assert_error(&reply, 503, "storage_unavailable");
+    assert!(reply.retry_after.is_some(), "Retry-After: {:?}", reply);
+    assert!(reply.body.get("failed_id").is_none());
+    for path in [
+        format!("/aggregates?client_id={}", encode(&client)),
+        format!("/events/processed?client_id={}", encode(&client)),
+        "/events/failed".to_owned(),
+    ] {
+        assert_error(&down.api.get(&path).await, 503, "storage_unavailable");
+    }
+    drop(down);
+
+    // WHEN the client resends once storage is back, THEN it is new and counted once
+    let api = Api::new();
+    let resent = api.post("/events", &sent).await;
+    assert_eq!(resent.status, StatusCode::CREATED, "{}", resent.body);
+    let totals = aggregates(&api, &client, "").await;
+    assert_eq!(totals["count"], 1);
+    assert_eq!(totals["total_amount"], "2.5");
 }
