@@ -7,10 +7,11 @@
 #   scripts/stack.sh down    stop what `up` started (KEEP_LOCALSTACK=1: only the functions)
 #   scripts/stack.sh status
 #
-# Settings: LOCALSTACK_PORT (default 4566; a free port when 4566 is taken), API_PORT (default 9000; a free port is picked
-# when it is taken), WATCH_CONCURRENCY (instances per function, default 3, so concurrent requests
-# really run side by side), WATCH_RELOAD (0, the default: never reload; 1: rebuild on code changes
-# — LocalStack writing its state under .local/ can trigger reloads that kill requests in flight).
+# Settings: LOCALSTACK_PORT (default 4566) and API_PORT (default 9000): a default that another
+# program holds is replaced by a free port; WATCH_CONCURRENCY (instances per function, default 3,
+# so concurrent requests really run side by side); WATCH_RELOAD (0, the default: never reload;
+# 1: rebuild on code changes — LocalStack writing its state under .local/ can trigger reloads
+# that kill requests in flight).
 # Known limit of cargo lambda watch 1.9.2: with more than 100 requests waiting for one function
 # it stops answering altogether (it awaits the full queue while holding the lock that every
 # instance's poll needs); restart it with `make down && make dev`.
