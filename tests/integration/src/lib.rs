@@ -278,6 +278,13 @@ impl Drop for StorageDown {
     fn drop(&mut self) {
         let group = format!("-{}", self.watcher.id());
         let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        for _ in 0..50 {
+            if matches!(self.watcher.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.watcher.wait();
     }
 }
