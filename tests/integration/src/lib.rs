@@ -276,15 +276,20 @@ impl StorageDown {
 
 impl Drop for StorageDown {
     fn drop(&mut self) {
-        let group = format!("-{}", self.watcher.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        // bash's own `kill`: a bare machine may lack /usr/bin/kill (procps)
+        let group = self.watcher.id();
+        let signal_group = |signal: &str| {
+            let script = format!("kill -{signal} -- -{group}");
+            let _ = Command::new("bash").args(["-c", &script]).status();
+        };
+        signal_group("TERM");
         for _ in 0..50 {
             if matches!(self.watcher.try_wait(), Ok(Some(_))) {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        signal_group("KILL");
         let _ = self.watcher.wait();
     }
 }
