@@ -49,5 +49,5 @@ async fn route<S: Store>(req: Request, meta: RequestMeta, app: &App<S>) -> Resul
         count: totals.count,
         total_amount: totals.total,
     };
-    Ok(Reply::json(StatusCode::OK, &body, "aggregated"))
+    Reply::json(StatusCode::OK, &body, "aggregated")
 }

@@ -5,16 +5,14 @@
 use event_core::{
     normalize_event, BatchDeduper, EventError, EventHash, EventTimestamp, ParsedEvent,
 };
-use event_http::{App, ErrorDetail, Reply};
+use event_http::{ApiError, App, ErrorCode, ErrorDetail, Reply};
 use event_store::{FailedStatus, FailureReason, Store};
 use futures::StreamExt;
 use lambda_http::http::StatusCode;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::outcome::{
-    commit, keep, reject, simulate_disabled_reason, simulated_failure_reason, Outcome,
-};
+use crate::outcome::{commit, keep, reject, simulate_failure_reason, Outcome};
 
 /// The store work one item needs.
 enum Job<'a> {
@@ -45,7 +43,7 @@ pub(crate) async fn post<S: Store>(
     app: &App<S>,
     items: &[&RawValue],
     now: EventTimestamp,
-) -> Reply {
+) -> Result<Reply, ApiError> {
     let mut jobs = Vec::with_capacity(items.len());
     // (index, index of its first occurrence, hash): settled after the first one is.
     let mut repeats = Vec::new();
@@ -60,7 +58,7 @@ pub(crate) async fn post<S: Store>(
                     Job::Keep(
                         raw,
                         parsed,
-                        simulated_failure_reason(),
+                        simulate_failure_reason(ErrorCode::SimulatedFailure),
                         FailedStatus::Failed,
                     )
                 } else {
@@ -69,7 +67,7 @@ pub(crate) async fn post<S: Store>(
                     Job::Keep(
                         raw,
                         parsed,
-                        simulate_disabled_reason(),
+                        simulate_failure_reason(ErrorCode::SimulateFailureDisabled),
                         FailedStatus::Rejected,
                     )
                 }
@@ -117,12 +115,8 @@ pub(crate) async fn post<S: Store>(
     let outcomes: Vec<Outcome> = outcomes
         .into_iter()
         .map(|outcome| {
-            outcome.unwrap_or_else(|| Outcome::Unavailable {
-                error: ErrorDetail::new(
-                    "deadline_exceeded",
-                    "The event was not stored before the batch deadline; resend it (resends are safe).",
-                    None,
-                ),
+            outcome.unwrap_or(Outcome::Unavailable {
+                code: ErrorCode::DeadlineExceeded,
             })
         })
         .collect();
@@ -137,11 +131,7 @@ fn repeat_of(first: Option<&Outcome>, hash: EventHash) -> Outcome {
         Some(Outcome::Processed { .. } | Outcome::Duplicate { .. }) => Outcome::Duplicate { hash },
         Some(kept @ (Outcome::Kept { .. } | Outcome::Unavailable { .. })) => kept.clone(),
         None => Outcome::Unavailable {
-            error: ErrorDetail::new(
-                "deadline_exceeded",
-                "The first copy of this event in the batch was not stored before the batch deadline; resend it.",
-                None,
-            ),
+            code: ErrorCode::DeadlineExceeded,
         },
     }
 }
@@ -169,7 +159,7 @@ struct BatchAnswer {
     results: Vec<ItemResult>,
 }
 
-fn answer(outcomes: Vec<Outcome>) -> Reply {
+fn answer(outcomes: Vec<Outcome>) -> Result<Reply, ApiError> {
     let mut body = BatchAnswer {
         processed: 0,
         duplicates: 0,
@@ -177,32 +167,23 @@ fn answer(outcomes: Vec<Outcome>) -> Reply {
         results: Vec::with_capacity(outcomes.len()),
     };
     for (index, outcome) in outcomes.into_iter().enumerate() {
-        let item = ItemResult {
+        let status = outcome.status();
+        let mut item = ItemResult {
             index,
-            status: "",
+            status: status.wire_name(),
             event_hash: None,
             error: None,
             failed_id: None,
             retryable: None,
         };
-        let item = match outcome {
-            Outcome::Processed { hash, event } => {
+        match outcome {
+            Outcome::Processed { hash, .. } => {
                 body.processed += 1;
-                tracing::debug!(index, client_id = event.client_id.as_str(), event_hash = %hash, outcome = "processed");
-                ItemResult {
-                    status: "processed",
-                    event_hash: Some(hash),
-                    ..item
-                }
+                item.event_hash = Some(hash);
             }
             Outcome::Duplicate { hash } => {
                 body.duplicates += 1;
-                tracing::debug!(index, event_hash = %hash, outcome = "duplicate");
-                ItemResult {
-                    status: "duplicate",
-                    event_hash: Some(hash),
-                    ..item
-                }
+                item.event_hash = Some(hash);
             }
             Outcome::Kept {
                 error,
@@ -210,26 +191,22 @@ fn answer(outcomes: Vec<Outcome>) -> Reply {
                 retryable,
             } => {
                 body.failed += 1;
-                tracing::debug!(index, failed_id = %failed_id.0, code = %error.code, outcome = "failed");
-                ItemResult {
-                    status: "failed",
-                    error: Some(error),
-                    failed_id: Some(failed_id.0),
-                    retryable: Some(retryable),
-                    ..item
-                }
+                item.error = Some(error);
+                item.failed_id = Some(failed_id.0);
+                item.retryable = Some(retryable);
             }
-            Outcome::Unavailable { error } => {
+            Outcome::Unavailable { code } => {
                 body.failed += 1;
-                tracing::debug!(index, code = %error.code, outcome = "unavailable");
-                ItemResult {
-                    status: "unavailable",
-                    error: Some(error),
-                    retryable: Some(true),
-                    ..item
-                }
+                item.error = Some(code.into());
+                item.retryable = Some(true);
             }
-        };
+        }
+        tracing::debug!(
+            index,
+            event_hash = item.event_hash.as_ref().map(tracing::field::display),
+            code = item.error.as_ref().map(|error| error.code.as_str()),
+            outcome = status.label()
+        );
         body.results.push(item);
     }
     tracing::info!(

@@ -40,7 +40,7 @@ async fn route<S: Store>(req: Request, meta: RequestMeta, app: &App<S>) -> Resul
             let now = app.now();
             match parse_body(body_bytes(&req))? {
                 EventsBody::Single(raw) => single::post(app, raw, now, &meta.request_id).await,
-                EventsBody::Batch(items) => Ok(batch::post(app, &items, now).await),
+                EventsBody::Batch(items) => batch::post(app, &items, now).await,
             }
         }
         Endpoint::Retry => {

@@ -5,7 +5,7 @@
 use event_core::{
     peek_client_id, ClientId, EventError, EventHash, EventTimestamp, NormalizedEvent, ParsedEvent,
 };
-use event_http::{App, ErrorDetail};
+use event_http::{App, ErrorCode, ErrorDetail, EventStatus};
 use event_store::{
     CommitOutcome, FailedId, FailedRecord, FailedStatus, FailureReason, ProcessedRecord, Store,
     StoreError,
@@ -28,79 +28,47 @@ pub(crate) enum Outcome {
         retryable: bool,
     },
     /// Not counted and not kept: the client must resend (safe: resends dedupe).
-    Unavailable { error: ErrorDetail },
+    Unavailable { code: ErrorCode },
 }
 
 impl Outcome {
-    pub(crate) fn label(&self) -> &'static str {
+    pub(crate) fn status(&self) -> EventStatus {
         match self {
-            Outcome::Processed { .. } => "processed",
-            Outcome::Duplicate { .. } => "duplicate",
+            Outcome::Processed { .. } => EventStatus::Processed,
+            Outcome::Duplicate { .. } => EventStatus::Duplicate,
             Outcome::Kept {
                 retryable: false, ..
-            } => "rejected",
-            Outcome::Kept { .. } => "failed",
-            Outcome::Unavailable { .. } => "unavailable",
+            } => EventStatus::Rejected,
+            Outcome::Kept { .. } => EventStatus::Failed,
+            Outcome::Unavailable { .. } => EventStatus::Unavailable,
         }
     }
 }
 
-pub(crate) fn unavailable_detail() -> ErrorDetail {
-    ErrorDetail::new(
-        "storage_unavailable",
-        "Storage is unavailable right now and the event was not kept; resend it (resends are safe).",
-        None,
-    )
-}
-
-pub(crate) fn simulated_failure_reason() -> FailureReason {
+/// Why a `simulateFailure` event was kept: honoured (failed, retryable) or refused by this
+/// deployment (rejected, in a batch; a single event is answered 400 and nothing is kept).
+pub(crate) fn simulate_failure_reason(code: ErrorCode) -> FailureReason {
     FailureReason {
-        code: "simulated_failure".to_owned(),
-        message: "Processing failed on purpose (simulateFailure: true); the event was kept and can be retried.".to_owned(),
         field: Some("simulateFailure".to_owned()),
-    }
-}
-
-pub(crate) fn simulate_disabled_reason() -> FailureReason {
-    FailureReason {
-        code: "simulate_failure_disabled".to_owned(),
-        message: "simulateFailure is disabled in this deployment; send the event without it."
-            .to_owned(),
-        field: Some("simulateFailure".to_owned()),
+        ..code.into()
     }
 }
 
 /// The reason kept for an event whose commit failed. The store's detail goes to the log
 /// only: it may name tables, keys or permissions.
 pub(crate) fn storage_failure_reason(error: &StoreError) -> FailureReason {
-    let (code, message) = match error {
+    match error {
         StoreError::Unavailable(detail) => {
             tracing::warn!(error = %detail, "commit failed: storage unavailable");
-            (
-                "storage_unavailable",
-                "Storage was unavailable past the retry budget; the event was kept and can be retried.",
-            )
         }
         StoreError::Internal(detail) => {
             tracing::error!(error = %detail, "commit failed: storage error");
-            (
-                "internal_error",
-                "The event could not be stored; it was kept and can be retried.",
-            )
         }
         StoreError::InvalidCursor => {
             tracing::error!("commit failed: unexpected invalid cursor");
-            (
-                "internal_error",
-                "The event could not be stored; it was kept and can be retried.",
-            )
         }
-    };
-    FailureReason {
-        code: code.to_owned(),
-        message: message.to_owned(),
-        field: None,
     }
+    ErrorCode::StorageFailed.into()
 }
 
 fn reason_of(error: &EventError) -> FailureReason {
@@ -141,7 +109,7 @@ pub(crate) async fn keep<S: Store>(
         Err(error) => {
             tracing::warn!(%error, reason = %record.reason.code, "failed record not written");
             Outcome::Unavailable {
-                error: unavailable_detail(),
+                code: ErrorCode::StorageUnavailable,
             }
         }
     }

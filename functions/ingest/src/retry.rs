@@ -2,7 +2,7 @@
 //! received (its original `received_at`, without the simulated failure).
 
 use event_core::normalize_event;
-use event_http::{ApiError, App, ErrorDetail, Reply};
+use event_http::{ApiError, App, ErrorCode, ErrorDetail, Reply};
 use event_store::{CommitOutcome, FailedId, FailedStatus, ProcessedRecord, Store};
 use serde_json::value::RawValue;
 
@@ -15,17 +15,19 @@ pub(crate) async fn post<S: Store>(
     request_id: &str,
 ) -> Result<Reply, ApiError> {
     let failed_id = FailedId(id.to_owned());
-    let record =
-        app.store.get_failed(&failed_id).await?.ok_or_else(|| {
-            ApiError::NotFound("No failed or rejected event has this id.".to_owned())
-        })?;
+    let record = app.store.get_failed(&failed_id).await?.ok_or_else(|| {
+        ApiError::with_message(
+            ErrorCode::NotFound,
+            "No failed or rejected event has this id.",
+        )
+    })?;
     if record.status == FailedStatus::Rejected {
-        return Err(ApiError::NotRetryable);
+        return Err(ErrorCode::NotRetryable.into());
     }
     let raw: &RawValue = serde_json::from_str(&record.raw).map_err(|error| {
         // Only valid events are ever kept as `failed`, so this is a corrupted item.
         tracing::error!(%error, failed_id = %failed_id.0, "stored raw event is not JSON");
-        ApiError::Internal
+        ApiError::from(ErrorCode::InternalError)
     })?;
     let parsed = match normalize_event(raw, record.received_at) {
         Ok(parsed) => parsed,
@@ -36,7 +38,7 @@ pub(crate) async fn post<S: Store>(
                 failed_id,
                 retryable: false,
             };
-            return Ok(respond(outcome, request_id));
+            return respond(outcome, request_id);
         }
     };
     let span = tracing::Span::current();
@@ -68,5 +70,5 @@ pub(crate) async fn post<S: Store>(
             }
         }
     };
-    Ok(respond(outcome, request_id))
+    respond(outcome, request_id)
 }

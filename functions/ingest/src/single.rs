@@ -1,15 +1,12 @@
 //! `POST /events` with one event, and the answer shape that retries share.
 
 use event_core::{normalize_event, EventTimestamp};
-use event_http::{ApiError, App, Reply};
+use event_http::{ApiError, App, ErrorCode, Reply};
 use event_store::{FailedStatus, Store};
-use lambda_http::http::StatusCode;
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use crate::outcome::{
-    commit, keep, reject, simulate_disabled_reason, simulated_failure_reason, Outcome,
-};
+use crate::outcome::{commit, keep, reject, simulate_failure_reason, Outcome};
 
 pub(crate) async fn post<S: Store>(
     app: &App<S>,
@@ -27,60 +24,44 @@ pub(crate) async fn post<S: Store>(
                 commit(app, raw, parsed, now).await
             } else if app.config.allow_simulated_failure {
                 let client_id = Some(parsed.event.client_id);
-                let reason = simulated_failure_reason();
+                let reason = simulate_failure_reason(ErrorCode::SimulatedFailure);
                 keep(app, raw.get(), client_id, reason, FailedStatus::Failed, now).await
             } else {
                 // A request this deployment refuses, not an invalid event: nothing is kept.
-                let reason = simulate_disabled_reason();
-                return Err(ApiError::bad_request(
-                    "simulate_failure_disabled",
-                    Some("simulateFailure"),
-                    reason.message,
+                return Err(ApiError::about(
+                    ErrorCode::SimulateFailureDisabled,
+                    "simulateFailure",
                 ));
             }
         }
     };
-    Ok(respond(outcome, request_id))
+    respond(outcome, request_id)
 }
 
-/// 201 processed / 200 duplicate / 422 rejected / 500 kept and retryable / 503 resend.
-pub(crate) fn respond(outcome: Outcome, request_id: &str) -> Reply {
-    let label = outcome.label();
-    match outcome {
-        Outcome::Processed { hash, event } => Reply::json(
-            StatusCode::CREATED,
-            &json!({"status": "processed", "event_hash": hash, "event": event}),
-            label,
-        ),
-        Outcome::Duplicate { hash } => Reply::json(
-            StatusCode::OK,
-            &json!({"status": "duplicate", "event_hash": hash}),
-            label,
-        ),
+/// The answer to one event, with the status `EventStatus` gives its outcome.
+pub(crate) fn respond(outcome: Outcome, request_id: &str) -> Result<Reply, ApiError> {
+    let status = outcome.status();
+    let body = match outcome {
+        Outcome::Processed { hash, event } => {
+            json!({"status": status.wire_name(), "event_hash": hash, "event": event})
+        }
+        Outcome::Duplicate { hash } => json!({"status": status.wire_name(), "event_hash": hash}),
         Outcome::Kept {
             error,
             failed_id,
             retryable,
-        } => {
-            let status = if retryable {
-                StatusCode::INTERNAL_SERVER_ERROR
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            };
-            Reply::json(
-                status,
-                &json!({
-                    "status": "failed",
-                    "error": error.with_request_id(request_id),
-                    "failed_id": failed_id.0,
-                    "retryable": retryable,
-                }),
-                label,
-            )
+        } => json!({
+            "status": status.wire_name(),
+            "error": error.with_request_id(request_id),
+            "failed_id": failed_id.0,
+            "retryable": retryable,
+        }),
+        Outcome::Unavailable { code } => {
+            return Ok(Reply {
+                response: ApiError::from(code).into_response(request_id),
+                outcome: status.label(),
+            })
         }
-        Outcome::Unavailable { .. } => Reply {
-            response: ApiError::Unavailable.into_response(request_id),
-            outcome: label,
-        },
-    }
+    };
+    Reply::json(status.http_status(), &body, status.label())
 }

@@ -106,7 +106,7 @@ async fn given_a_commit_failing_in_a_batch_when_posted_then_that_item_is_kept_as
     let result = &answer.body["results"][0];
     assert_eq!(result["status"], "failed");
     assert_eq!(result["retryable"], true);
-    assert_eq!(result["error"]["code"], "storage_unavailable");
+    assert_eq!(result["error"]["code"], "storage_failed");
     let id = FailedId(result["failed_id"].as_str().unwrap().to_owned());
     assert!(app.store.get_failed(&id).await.unwrap().is_some());
 }

@@ -281,11 +281,11 @@ async fn given_commits_failing_when_posted_then_500_retryable_and_a_failed_recor
 
     assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(answer.body["retryable"], true);
-    assert_eq!(answer.body["error"]["code"], "storage_unavailable");
+    assert_eq!(answer.body["error"]["code"], "storage_failed");
     assert!(!answer.body.to_string().contains("injected"));
     let record = failed_record(&app.store, &answer).await;
     assert_eq!(record.status, FailedStatus::Failed);
-    assert_eq!(record.reason.code, "storage_unavailable");
+    assert_eq!(record.reason.code, "storage_failed");
     assert_eq!(record.raw, EVENT);
     assert!(app.store.processed_records().is_empty());
 }

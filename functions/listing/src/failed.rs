@@ -1,7 +1,7 @@
 //! `GET /events/failed?client_id=&limit=&cursor=` (raw bodies previewed) and
 //! `GET /events/failed/{failed_id}` (the whole raw body).
 
-use event_http::{params, ApiError, App, Query, Reply};
+use event_http::{params, ApiError, App, ErrorCode, Query, Reply};
 use event_store::{FailedId, FailedQuery, Store};
 use lambda_http::http::StatusCode;
 
@@ -18,7 +18,7 @@ pub(crate) async fn list<S: Store>(app: &App<S>, query: &Query) -> Result<Reply,
         items: page.items.iter().map(FailedView::preview).collect(),
         next_cursor: page.next_cursor,
     };
-    Ok(Reply::json(StatusCode::OK, &body, "listed"))
+    Reply::json(StatusCode::OK, &body, "listed")
 }
 
 pub(crate) async fn one<S: Store>(app: &App<S>, id: &str) -> Result<Reply, ApiError> {
@@ -26,10 +26,11 @@ pub(crate) async fn one<S: Store>(app: &App<S>, id: &str) -> Result<Reply, ApiEr
         .store
         .get_failed(&FailedId(id.to_owned()))
         .await?
-        .ok_or_else(|| ApiError::NotFound("No failed or rejected event has this id.".to_owned()))?;
-    Ok(Reply::json(
-        StatusCode::OK,
-        &FailedView::whole(&record),
-        "found",
-    ))
+        .ok_or_else(|| {
+            ApiError::with_message(
+                ErrorCode::NotFound,
+                "No failed or rejected event has this id.",
+            )
+        })?;
+    Reply::json(StatusCode::OK, &FailedView::whole(&record), "found")
 }

@@ -26,5 +26,5 @@ pub(crate) async fn list<S: Store>(app: &App<S>, query: &Query) -> Result<Reply,
         more = body.next_cursor.is_some(),
         "listed"
     );
-    Ok(Reply::json(StatusCode::OK, &body, "listed"))
+    Reply::json(StatusCode::OK, &body, "listed")
 }

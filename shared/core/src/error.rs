@@ -220,18 +220,6 @@ impl BodyError {
             BodyError::EventTooLarge { .. } => "event_too_large",
         }
     }
-    /// 400 or 413.
-    pub fn http_status(&self) -> u16 {
-        match self {
-            BodyError::BodyTooLarge { .. }
-            | BodyError::TooManyEvents { .. }
-            | BodyError::EventTooLarge { .. } => 413,
-            BodyError::InvalidJson { .. }
-            | BodyError::NotAnObject { .. }
-            | BodyError::InvalidBatch { .. }
-            | BodyError::EmptyBatch => 400,
-        }
-    }
     pub fn field(&self) -> Option<&str> {
         match self {
             BodyError::InvalidBatch { .. }

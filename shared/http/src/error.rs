@@ -1,5 +1,5 @@
-//! The one place where a failure becomes a status code and the SPEC error body
-//! `{"error":{"code","message","field"?,"request_id"}}`.
+//! How a failure becomes the error body `{"error":{"code","message","field"?,"request_id"}}`
+//! with the status that `status.rs` gives its code.
 
 use event_core::{BodyError, EventError};
 use event_store::{FailureReason, StoreError};
@@ -8,6 +8,7 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 
 use crate::response::{json_response, RETRY_AFTER_SECONDS};
+use crate::status::{body_error_status, ErrorCode};
 
 /// The `error` object of every error body, and of failed results inside 4xx/5xx and
 /// batch answers.
@@ -37,6 +38,23 @@ impl ErrorDetail {
     }
 }
 
+impl From<ErrorCode> for ErrorDetail {
+    fn from(code: ErrorCode) -> Self {
+        ErrorDetail::new(code.as_str(), code.message(), None)
+    }
+}
+
+/// What a kept failed record says about why it was kept.
+impl From<ErrorCode> for FailureReason {
+    fn from(code: ErrorCode) -> Self {
+        FailureReason {
+            code: code.as_str().to_owned(),
+            message: code.message().to_owned(),
+            field: None,
+        }
+    }
+}
+
 impl From<&EventError> for ErrorDetail {
     fn from(error: &EventError) -> Self {
         ErrorDetail::new(error.code(), error.message(), error.field())
@@ -53,97 +71,93 @@ impl From<&FailureReason> for ErrorDetail {
     }
 }
 
-impl From<&ErrorDetail> for FailureReason {
-    fn from(detail: &ErrorDetail) -> Self {
-        FailureReason {
-            code: detail.code.clone(),
-            message: detail.message.clone(),
-            field: detail.field.clone(),
-        }
-    }
-}
-
 /// Every way a request can end in an error body.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The body is not JSON, not an object, or over a limit (400/413, from event-core).
     #[error(transparent)]
     Body(#[from] BodyError),
-    /// A request that is well formed HTTP but asks for something invalid (400).
-    #[error("{message}")]
-    BadRequest {
-        code: &'static str,
-        field: Option<&'static str>,
-        message: String,
+    /// A query parameter the event rules refuse (400): the core's code and sentence, with
+    /// the error already aimed at the parameter (`EventError::with_field`).
+    #[error("{error}")]
+    Param {
+        name: &'static str,
+        error: EventError,
     },
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{method} is not allowed here; allowed: {}", allow.join(", "))]
+    /// One of the service's own codes, with a more precise sentence where there is one.
+    #[error("{}", message.as_deref().unwrap_or(code.message()))]
+    Code {
+        code: ErrorCode,
+        field: Option<&'static str>,
+        message: Option<String>,
+    },
+    #[error("{method} is not allowed here; allowed: {}.", allow.join(", "))]
     MethodNotAllowed {
         method: String,
         allow: Vec<&'static str>,
     },
-    /// Retrying a rejected event: it is invalid, a retry cannot help (409).
-    #[error("this event was rejected as invalid; a retry cannot help")]
-    NotRetryable,
-    /// Storage is unavailable or throttled and nothing was kept: resend (503).
-    #[error("storage is unavailable right now; resend the request shortly, resends are safe")]
-    Unavailable,
-    /// A bug or a misconfiguration: the details are in the logs only (500).
-    #[error("internal error; the request id identifies it in the logs")]
-    Internal,
+}
+
+impl From<ErrorCode> for ApiError {
+    fn from(code: ErrorCode) -> Self {
+        ApiError::Code {
+            code,
+            field: None,
+            message: None,
+        }
+    }
 }
 
 impl ApiError {
-    pub fn bad_request(
-        code: &'static str,
-        field: Option<&'static str>,
-        message: impl Into<String>,
-    ) -> Self {
-        ApiError::BadRequest {
+    /// `code` about `field`, with the code's own sentence.
+    pub fn about(code: ErrorCode, field: &'static str) -> Self {
+        ApiError::Code {
             code,
-            field,
-            message: message.into(),
+            field: Some(field),
+            message: None,
+        }
+    }
+
+    /// `code` with a sentence more precise than the code's own.
+    pub fn with_message(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError::Code {
+            code,
+            field: None,
+            message: Some(message.into()),
         }
     }
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Body(error) => {
-                StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::BAD_REQUEST)
-            }
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::NotRetryable => StatusCode::CONFLICT,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Body(error) => body_error_status(error),
+            ApiError::Param { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Code { code, .. } => code.status(),
+            ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed.status(),
         }
     }
 
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Body(error) => error.code(),
-            ApiError::BadRequest { code, .. } => code,
-            ApiError::NotFound(_) => "not_found",
-            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
-            ApiError::NotRetryable => "not_retryable",
-            ApiError::Unavailable => "storage_unavailable",
-            ApiError::Internal => "internal_error",
+            ApiError::Param { error, .. } => error.code(),
+            ApiError::Code { code, .. } => code.as_str(),
+            ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed.as_str(),
         }
     }
 
     pub fn field(&self) -> Option<&str> {
         match self {
             ApiError::Body(error) => error.field(),
-            ApiError::BadRequest { field, .. } => *field,
-            _ => None,
+            ApiError::Param { name, .. } => Some(name),
+            ApiError::Code { field, .. } => *field,
+            ApiError::MethodNotAllowed { .. } => None,
         }
     }
 
     pub fn message(&self) -> String {
         match self {
             ApiError::Body(error) => error.message(),
+            ApiError::Param { error, .. } => error.message(),
             other => other.to_string(),
         }
     }
@@ -158,23 +172,27 @@ impl ApiError {
         struct Envelope {
             error: ErrorDetail,
         }
-        let mut response = json_response(
-            self.status(),
-            &Envelope {
-                error: self.detail(request_id),
-            },
-        );
+        let envelope = Envelope {
+            error: self.detail(request_id),
+        };
+        // An envelope of strings always serializes; the fallback only keeps this panic-free.
+        let mut response = json_response(self.status(), &envelope).unwrap_or_else(|_| {
+            let mut response = Response::new(Body::Text(
+                serde_json::json!({"error": ErrorDetail::from(ErrorCode::InternalError)
+                    .with_request_id(request_id)})
+                .to_string(),
+            ));
+            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            response
+        });
         let headers = response.headers_mut();
-        match &self {
-            ApiError::Unavailable => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
+        if let ApiError::MethodNotAllowed { allow, .. } = &self {
+            if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
+                headers.insert(header::ALLOW, value);
             }
-            ApiError::MethodNotAllowed { allow, .. } => {
-                if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
-                    headers.insert(header::ALLOW, value);
-                }
-            }
-            _ => {}
         }
         response
     }
@@ -185,18 +203,14 @@ impl From<StoreError> for ApiError {
     /// never into the body.
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::InvalidCursor => ApiError::bad_request(
-                "invalid_cursor",
-                Some("cursor"),
-                "cursor does not belong to this query; start again without a cursor",
-            ),
+            StoreError::InvalidCursor => ApiError::about(ErrorCode::InvalidCursor, "cursor"),
             StoreError::Unavailable(detail) => {
                 tracing::warn!(error = %detail, "storage unavailable");
-                ApiError::Unavailable
+                ErrorCode::StorageUnavailable.into()
             }
             StoreError::Internal(detail) => {
                 tracing::error!(error = %detail, "storage error");
-                ApiError::Internal
+                ErrorCode::InternalError.into()
             }
         }
     }
@@ -234,9 +248,7 @@ mod tests {
 
     #[test]
     fn given_a_bad_request_when_answered_then_the_field_is_in_the_body() {
-        let response =
-            ApiError::bad_request("invalid_limit", Some("limit"), "limit must be 1 to 500")
-                .into_response("r");
+        let response = ApiError::about(ErrorCode::InvalidLimit, "limit").into_response("r");
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         let body = body_json(&response);
         assert_eq!(body["error"]["field"], "limit");
@@ -245,7 +257,7 @@ mod tests {
 
     #[test]
     fn given_no_field_when_answered_then_the_field_key_is_absent() {
-        let body = body_json(&ApiError::NotFound("no such thing".into()).into_response("r"));
+        let body = body_json(&ApiError::from(ErrorCode::NotFound).into_response("r"));
         assert!(body["error"].get("field").is_none());
         assert_eq!(body["error"]["code"], "not_found");
     }

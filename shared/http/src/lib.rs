@@ -10,6 +10,7 @@ pub mod request;
 pub mod response;
 pub mod routing;
 pub mod serve;
+pub mod status;
 pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -21,3 +22,4 @@ pub use request::{body_bytes, request_id, Query, RequestMeta};
 pub use response::{json_response, RETRY_AFTER_SECONDS};
 pub use routing::{resolve, Params, Route};
 pub use serve::{serve, Reply};
+pub use status::{ErrorCode, EventStatus};

@@ -3,9 +3,10 @@
 
 use event_core::{ClientId, EventError, EventTimestamp, Metric};
 
-use crate::{ApiError, Query};
+use crate::{ApiError, ErrorCode, Query};
 
-/// Page size when `limit` is absent, and the largest one allowed (SPEC).
+/// Page size when `limit` is absent, and the largest one allowed (the message of
+/// `ErrorCode::InvalidLimit` names it).
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 500;
 
@@ -16,13 +17,9 @@ pub fn optional_client_id(query: &Query) -> Result<Option<ClientId>, ApiError> {
 
 /// `client_id`, required (aggregates are always per client).
 pub fn required_client_id(query: &Query) -> Result<ClientId, ApiError> {
-    let text = query.get("client_id").ok_or_else(|| {
-        ApiError::bad_request(
-            "missing_client_id",
-            Some("client_id"),
-            "client_id is required",
-        )
-    })?;
+    let text = query
+        .get("client_id")
+        .ok_or_else(|| ApiError::about(ErrorCode::MissingClientId, "client_id"))?;
     parse_client_id(text)
 }
 
@@ -46,11 +43,7 @@ pub fn time_range(
     let to = bound(query, "to")?;
     if let (Some(from), Some(to)) = (from, to) {
         if to <= from {
-            return Err(ApiError::bad_request(
-                "invalid_range",
-                Some("to"),
-                "to must be later than from (the range is from <= timestamp < to)",
-            ));
+            return Err(ApiError::about(ErrorCode::InvalidRange, "to"));
         }
     }
     Ok((from, to))
@@ -65,8 +58,10 @@ fn bound(query: &Query, name: &'static str) -> Result<Option<EventTimestamp>, Ap
 
 /// The core's rejection (its code and its sentence) re-aimed at query parameter `name`.
 fn invalid(name: &'static str, error: EventError) -> ApiError {
-    let error = error.with_field(name);
-    ApiError::bad_request(error.code(), Some(name), error.message())
+    ApiError::Param {
+        name,
+        error: error.with_field(name),
+    }
 }
 
 /// `limit`: default 50, 1 to 500.
@@ -76,11 +71,7 @@ pub fn limit(query: &Query) -> Result<u32, ApiError> {
     };
     match text.trim().parse::<u32>() {
         Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        _ => Err(ApiError::bad_request(
-            "invalid_limit",
-            Some("limit"),
-            format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
-        )),
+        _ => Err(ApiError::about(ErrorCode::InvalidLimit, "limit")),
     }
 }
 

@@ -7,7 +7,7 @@
 use lambda_http::http::Method;
 use percent_encoding::percent_decode_str;
 
-use crate::{ApiError, RequestMeta};
+use crate::{ApiError, ErrorCode, RequestMeta};
 
 /// One route: `pattern` segments are literals or `{name}` (one non-empty segment).
 #[derive(Debug, Clone)]
@@ -67,7 +67,10 @@ pub fn resolve<R: Copy>(routes: &[Route<R>], meta: &RequestMeta) -> Result<(R, P
             allow,
         });
     }
-    Err(ApiError::NotFound(format!("no route for {}", meta.path())))
+    Err(ApiError::with_message(
+        ErrorCode::NotFound,
+        format!("No route for {}.", meta.path()),
+    ))
 }
 
 fn method_name(method: &Method) -> &'static str {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use crate::telemetry::log_response;
-use crate::{json_response, request_span, ApiError, RequestMeta};
+use crate::{json_response, request_span, ApiError, ErrorCode, RequestMeta};
 
 /// A handler's answer and a one-word outcome for the logs (`processed`, `listed`, ...).
 #[derive(Debug)]
@@ -20,15 +20,23 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn json(status: StatusCode, body: &impl Serialize, outcome: &'static str) -> Self {
-        Reply {
-            response: json_response(status, body),
-            outcome,
+    /// `body` as JSON; a body that cannot be JSON is a bug, answered `internal_error`.
+    pub fn json(
+        status: StatusCode,
+        body: &impl Serialize,
+        outcome: &'static str,
+    ) -> Result<Self, ApiError> {
+        match json_response(status, body) {
+            Ok(response) => Ok(Reply { response, outcome }),
+            Err(error) => {
+                tracing::error!(%error, "response did not serialize");
+                Err(ErrorCode::InternalError.into())
+            }
         }
     }
 }
 
-/// Run `handler` for `req` inside its request span; errors become SPEC error bodies.
+/// Run `handler` for `req` inside its request span; errors become error bodies.
 pub async fn serve<F, Fut>(req: Request, handler: F) -> Response<Body>
 where
     F: FnOnce(Request, RequestMeta) -> Fut,

@@ -12,6 +12,8 @@ mod hours;
 mod keys;
 mod memory;
 mod model;
+#[cfg(feature = "scenarios")]
+pub mod scenarios;
 
 pub use config::{ConfigError, RetryBudget, StoreConfig};
 pub use dynamo::{DynamoStore, StoreStats};

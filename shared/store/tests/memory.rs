@@ -1,8 +1,6 @@
 //! `MemoryStore` against the shared store scenarios, plus its fault injection.
 
-mod common;
-
-use common::*;
+use event_store::scenarios::{self, *};
 use event_store::{
     new_failed_id, CommitOutcome, FailedRecord, FailedStatus, FailureReason, MemoryStore, Store,
     StoreConfig, StoreError,
@@ -10,36 +8,36 @@ use event_store::{
 
 #[tokio::test]
 async fn a_resent_event_counts_once() {
-    common::a_resent_event_counts_once(&MemoryStore::new()).await;
+    scenarios::a_resent_event_counts_once(&MemoryStore::new()).await;
 }
 
 #[tokio::test]
 async fn a_failed_event_is_retried_once() {
-    common::a_failed_event_is_retried_once(&MemoryStore::new(), 4).await;
+    scenarios::a_failed_event_is_retried_once(&MemoryStore::new(), 4).await;
 }
 
 #[tokio::test]
 async fn pagination_walks_every_item_once() {
     for seed in 1..=5 {
-        common::pagination_walks_every_item_once(&MemoryStore::new(), seed, 40).await;
+        scenarios::pagination_walks_every_item_once(&MemoryStore::new(), seed, 40).await;
     }
 }
 
 #[tokio::test]
 async fn cursors_only_fit_their_own_query() {
-    common::cursors_only_fit_their_own_query(&MemoryStore::new()).await;
+    scenarios::cursors_only_fit_their_own_query(&MemoryStore::new()).await;
 }
 
 #[tokio::test]
 async fn aggregates_equal_the_listed_events() {
     for seed in 1..=3 {
-        common::aggregates_equal_the_listed_events(&MemoryStore::new(), seed, 60).await;
+        scenarios::aggregates_equal_the_listed_events(&MemoryStore::new(), seed, 60).await;
     }
 }
 
 #[tokio::test]
 async fn failed_listing_walks_every_record_once() {
-    common::failed_listing_walks_every_record_once(&MemoryStore::new(), 4).await;
+    scenarios::failed_listing_walks_every_record_once(&MemoryStore::new(), 4).await;
 }
 
 #[tokio::test]

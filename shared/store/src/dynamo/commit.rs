@@ -14,9 +14,20 @@ use super::DynamoStore;
 use crate::keys;
 use crate::{CommitOutcome, FailedId, FailedRecord, ProcessedRecord, StoreError};
 
-/// Where each action sits in the commit transaction (cancellation reasons come in this order).
-const PUT_EVENT: usize = 0;
-const MARK_RETRIED: usize = 3;
+/// The actions of one commit transaction, and where the two whose cancellation reasons
+/// decide the outcome sit among them (reasons come in the order of the actions).
+struct CommitActions {
+    actions: Vec<TransactWriteItem>,
+    put_event: usize,
+    mark_retried: Option<usize>,
+}
+
+impl CommitActions {
+    fn push(&mut self, action: TransactWriteItem) -> usize {
+        self.actions.push(action);
+        self.actions.len() - 1
+    }
+}
 
 /// How one commit attempt ended, short of a transient fault.
 enum Committed {
@@ -36,23 +47,23 @@ impl DynamoStore {
         record: &ProcessedRecord,
         retry_of: Option<&FailedId>,
     ) -> Result<CommitOutcome, StoreError> {
-        let mut actions = self.commit_actions(record)?;
+        let mut commit = self.commit_actions(record)?;
         if let Some(id) = retry_of {
-            actions.push(
-                TransactWriteItem::builder()
-                    .update(self.mark_retried(id)?)
-                    .build(),
-            );
+            let mark = TransactWriteItem::builder()
+                .update(self.mark_retried(id)?)
+                .build();
+            commit.mark_retried = Some(commit.push(mark));
         }
         // One token for every attempt of this commit: if an attempt landed but its answer was
         // lost (timeout), the next attempt is answered "done" instead of being re-applied,
         // so a new event is reported processed rather than a duplicate of itself.
         let token = uuid::Uuid::new_v4().to_string();
+        let commit = &commit;
         let outcome = with_retry(&self.config.retry, "commit", || {
             let request = self
                 .client
                 .transact_write_items()
-                .set_transact_items(Some(actions.clone()))
+                .set_transact_items(Some(commit.actions.clone()))
                 .client_request_token(&token)
                 .return_consumed_capacity(ReturnConsumedCapacity::Total);
             async move {
@@ -62,7 +73,7 @@ impl DynamoStore {
                         self.count_capacity("commit", true, out.consumed_capacity());
                         Ok(Committed::New)
                     }
-                    Err(err) => self.commit_failure(err, retry_of.is_some()),
+                    Err(err) => self.commit_failure(err, commit),
                 }
             }
         })
@@ -85,10 +96,7 @@ impl DynamoStore {
     }
 
     /// Put of the event (only if new) and `ADD` to its two hourly aggregate items.
-    fn commit_actions(
-        &self,
-        record: &ProcessedRecord,
-    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+    fn commit_actions(&self, record: &ProcessedRecord) -> Result<CommitActions, StoreError> {
         let table = self.table();
         let event = &record.event;
         let item: Item = ProcessedItem {
@@ -119,15 +127,23 @@ impl DynamoStore {
                 .build()
                 .map_err(build_error)
         };
-        Ok(vec![
-            TransactWriteItem::builder().put(put).build(),
+        let mut commit = CommitActions {
+            actions: Vec::with_capacity(4),
+            put_event: 0,
+            mark_retried: None,
+        };
+        commit.put_event = commit.push(TransactWriteItem::builder().put(put).build());
+        commit.push(
             TransactWriteItem::builder()
                 .update(add(keys::all_sk(&hour))?)
                 .build(),
+        );
+        commit.push(
             TransactWriteItem::builder()
                 .update(add(keys::metric_sk(&event.metric, &hour))?)
                 .build(),
-        ])
+        );
+        Ok(commit)
     }
 
     /// `status = retried`, one more attempt, and the 30-day expiry; only if the record exists.
@@ -158,7 +174,7 @@ impl DynamoStore {
     fn commit_failure(
         &self,
         err: SdkError<TransactWriteItemsError, HttpResponse>,
-        is_retry: bool,
+        commit: &CommitActions,
     ) -> Result<Committed, AttemptError> {
         if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
             err.as_service_error()
@@ -168,10 +184,11 @@ impl DynamoStore {
                 .iter()
                 .map(|r| r.code().unwrap_or("None"))
                 .collect();
-            if codes.get(PUT_EVENT) == Some(&"ConditionalCheckFailed") {
+            if codes.get(commit.put_event) == Some(&"ConditionalCheckFailed") {
                 return Ok(Committed::Duplicate);
             }
-            if is_retry && codes.get(MARK_RETRIED) == Some(&"ConditionalCheckFailed") {
+            let mark_retried = commit.mark_retried.and_then(|index| codes.get(index));
+            if mark_retried == Some(&"ConditionalCheckFailed") {
                 return Err(AttemptError::Fatal(StoreError::Internal(
                     "retry of a failed record that does not exist".to_owned(),
                 )));

@@ -4,13 +4,11 @@
 //! `make test` exports them from `.local/stack.env`. Every test writes under a tenant of its
 //! own, so tests never see each other's items on the shared table.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::{Credentials, Region};
-use common::*;
+use event_store::scenarios::{self, *};
 use event_store::{CommitOutcome, DynamoStore, RetryBudget, Store, StoreConfig};
 
 fn require(name: &str) -> String {
@@ -59,21 +57,21 @@ async fn store(test: &str) -> DynamoStore {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_resent_event_counts_once() {
-    common::a_resent_event_counts_once(&store("resent").await).await;
+    scenarios::a_resent_event_counts_once(&store("resent").await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failed_event_is_retried_once() {
     let store = store("retry").await;
     let shards = store.config().event_shards;
-    common::a_failed_event_is_retried_once(&store, shards).await;
+    scenarios::a_failed_event_is_retried_once(&store, shards).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pagination_walks_every_item_once() {
     let seed = fastrand::u64(..);
     eprintln!("seed {seed}");
-    common::pagination_walks_every_item_once(&store("pages").await, seed, 30).await;
+    scenarios::pagination_walks_every_item_once(&store("pages").await, seed, 30).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -81,26 +79,26 @@ async fn pagination_walks_every_item_once_with_one_shard() {
     let mut config = config("pages1");
     config.event_shards = 1;
     let store = DynamoStore::new(sdk_client().await, config);
-    common::pagination_walks_every_item_once(&store, fastrand::u64(..), 15).await;
+    scenarios::pagination_walks_every_item_once(&store, fastrand::u64(..), 15).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cursors_only_fit_their_own_query() {
-    common::cursors_only_fit_their_own_query(&store("cursor").await).await;
+    scenarios::cursors_only_fit_their_own_query(&store("cursor").await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn aggregates_equal_the_listed_events() {
     let seed = fastrand::u64(..);
     eprintln!("seed {seed}");
-    common::aggregates_equal_the_listed_events(&store("aggregates").await, seed, 40).await;
+    scenarios::aggregates_equal_the_listed_events(&store("aggregates").await, seed, 40).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn failed_listing_walks_every_record_once() {
     let store = store("failedlist").await;
     let shards = store.config().event_shards;
-    common::failed_listing_walks_every_record_once(&store, shards).await;
+    scenarios::failed_listing_walks_every_record_once(&store, shards).await;
 }
 
 /// GIVEN 500 events WHEN 16 senders each send all of them, each in its own spelling, at once

@@ -1,18 +1,17 @@
-//! Scenarios every `Store` must pass. They run against `MemoryStore` (tests/memory.rs) and
-//! against DynamoDB in LocalStack (tests/dynamo.rs): the in-memory twin the handlers are
+//! Scenarios every `Store` must pass (feature `scenarios`, for tests only). They run against
+//! `MemoryStore` (this crate's tests/memory.rs) and against DynamoDB in LocalStack (the
+//! integration-tests crate's tests/store_dynamo.rs): the in-memory twin the handlers are
 //! tested with is only worth having if it answers exactly like the real store.
-
-#![allow(dead_code)] // each test binary uses a different subset
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, FixedOffset};
-use event_core::{normalize_event, AmountSum, ClientId, EventTimestamp, Metric};
-use event_store::{
+use crate::{
     new_failed_id, AggregateQuery, AggregateTotals, CommitOutcome, FailedId, FailedQuery,
     FailedRecord, FailedStatus, FailureReason, Page, ProcessedQuery, ProcessedRecord, Store,
     StoreError,
 };
+use chrono::{DateTime, FixedOffset};
+use event_core::{normalize_event, AmountSum, ClientId, EventTimestamp, Metric};
 use serde_json::value::RawValue;
 
 pub const SEC: i64 = 1_000_000_000;
