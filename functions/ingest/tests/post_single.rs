@@ -1,4 +1,4 @@
-//! `POST /events` with one event: every status code of SPEC.md.
+//! `POST /events` with one event: every status code of docs/contract.md "Outcomes".
 
 mod common;
 

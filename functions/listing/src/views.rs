@@ -1,4 +1,4 @@
-//! The JSON shapes of listed records (SPEC.md), borrowed from the store's records.
+//! The JSON shapes of listed records (api/openapi.yaml), borrowed from the store's records.
 
 use event_core::{Amount, ClientId, EventHash, EventId, EventTimestamp, Metric, Source};
 use event_store::{FailedRecord, ProcessedRecord};

@@ -1,6 +1,6 @@
 //! The typed rejections: why an event or a request body was refused.
 //!
-//! Each error knows its stable `code()` (SPEC.md), the dotted `field()` path it concerns
+//! Each error knows its stable `code()` (docs/contract.md), the dotted `field()` path it concerns
 //! and a `message()` sentence written for the person who sent the event. Messages that
 //! echo input truncate it (see [`echo`]) so a 32 KiB string never ends up in a response.
 
@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use crate::limits::{MAX_BATCH_EVENTS, MAX_BODY_BYTES, MAX_EVENT_BYTES};
 
-/// Why one event was rejected. Each variant has a stable `code()` (SPEC.md), the dotted
+/// Why one event was rejected. Each variant has a stable `code()` (docs/contract.md), the dotted
 /// `field()` path it concerns, and a `message()` sentence a user understands.
 ///
 /// Variants that concern a field carry `field` (its dotted path, e.g. `payload.amount`) and

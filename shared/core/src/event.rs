@@ -22,7 +22,7 @@ use crate::limits::{MAX_EVENT_BYTES, MAX_FUTURE_SKEW_SECONDS};
 use crate::timestamp::{self, TimestampError};
 use crate::{Amount, ClientId, EventError, EventHash, EventId, EventTimestamp, Metric, Source};
 
-/// An event after normalization. Serializes to the `event` object of SPEC.md responses
+/// An event after normalization. Serializes to the `event` object of the API's responses
 /// (`amount` as a string, `timestamp` as RFC 3339 UTC, `event_id` only when present).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct NormalizedEvent {

@@ -1,4 +1,4 @@
-//! The request limits of the HTTP contract (SPEC.md "Limits").
+//! The request limits of the HTTP contract (docs/contract.md, "Event").
 
 /// One event, as JSON text, at most 32 KiB.
 pub const MAX_EVENT_BYTES: usize = 32 * 1024;

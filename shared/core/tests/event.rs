@@ -1,4 +1,4 @@
-//! `normalize_event` and `peek_client_id`: every field rule of SPEC.md "Event", every
+//! `normalize_event` and `peek_client_id`: every field rule of docs/contract.md "Event", every
 //! error code with its field path, the order in which rules are checked, duplicate keys.
 
 use event_core::limits::MAX_EVENT_BYTES;

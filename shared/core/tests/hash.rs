@@ -27,7 +27,7 @@ fn vectors() -> Vec<(&'static str, EventTimestamp, &'static str)> {
             "93dfd8983fe3545ccff1d572ef8ca6e731edfd87d3be9237f8193d6a096f60c5",
         ),
         (
-            // the SPEC.md example; source does not count
+            // the example of docs/contract.md; source does not count
             r#"{"client_id":"acme-prod","source":"web","payload":{"metric":"purchase","amount":"12.50","timestamp":"2026-11-20T10:00:00+02:00"},"simulateFailure":false}"#,
             received(),
             "ecb033f0946ea0890f020f7906619a8afb5e4d2af1765898210df7528a321bfa",

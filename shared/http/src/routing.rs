@@ -2,7 +2,7 @@
 //! parameters URL-decoded; 404 for an unknown path, 405 for a known path and wrong method.
 //!
 //! A function sees more than its routes: a catch-all integration, `cargo lambda watch`'s
-//! router, a mistyped path. Answering those with the SPEC error body beats an empty 200.
+//! router, a mistyped path. Answering those with the error body beats an empty 200.
 
 use lambda_http::http::Method;
 use percent_encoding::percent_decode_str;

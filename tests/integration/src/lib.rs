@@ -170,7 +170,7 @@ pub fn encode(value: &str) -> String {
         .collect()
 }
 
-/// Assert the SPEC error body: `{"error":{"code","message","request_id",...}}`.
+/// Assert the error body: `{"error":{"code","message","request_id",...}}`.
 #[track_caller]
 pub fn assert_error(reply: &Reply, status: u16, code: &str) {
     assert_eq!(

@@ -1,4 +1,4 @@
-//! The HTTP API of SPEC.md, end to end: real HTTP to `cargo lambda watch`, real DynamoDB in
+//! The HTTP API (api/openapi.yaml), end to end: real HTTP to `cargo lambda watch`, real DynamoDB in
 //! LocalStack, with the table the SAM template deploys.
 
 use integration_tests::{
@@ -49,7 +49,7 @@ async fn list_all(api: &Api, query: &str, limit: u32) -> Vec<Value> {
 
 #[tokio::test]
 async fn spec_example_is_processed_once_and_other_spellings_are_duplicates() {
-    // GIVEN the example event of SPEC.md for a fresh client
+    // GIVEN the example event of docs/contract.md for a fresh client
     let api = Api::new();
     let client = unique_client("example");
     let example = json!({
