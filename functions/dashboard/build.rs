@@ -244,7 +244,7 @@ fn wasm_package(pkg: &Path) -> (Vec<u8>, Vec<u8>) {
         ));
     }
     let glue_text = text(&glue, read(&glue));
-    if !glue_text.contains("export default") {
+    if !glue_text.contains("export default") && !glue_text.contains(" as default") {
         fail(format!(
             "{} has no default export (init): build it with wasm-bindgen --target web",
             glue.display()

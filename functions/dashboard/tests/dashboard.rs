@@ -271,12 +271,14 @@ async fn given_the_page_and_its_modules_when_followed_then_every_reference_is_se
             "{name} is referenced but not served"
         );
         if name.ends_with(".js") {
-            // relative references: import ... from "./x.js", new URL("./x.wasm", import.meta.url)
+            // module imports and URLs: import … from "./x.js", new URL("./x.wasm", import.meta.url)
             let body = text(&response);
-            for (i, _) in body.match_indices("\"./") {
-                let rest = &body[i + 3..];
-                let end = rest.find('"').unwrap();
-                wanted.push(rest[..end].to_owned());
+            for opener in ["from \"./", "import(\"./", "new URL(\"./"] {
+                for (i, _) in body.match_indices(opener) {
+                    let rest = &body[i + opener.len()..];
+                    let end = rest.find('"').unwrap();
+                    wanted.push(rest[..end].to_owned());
+                }
             }
         }
     }
