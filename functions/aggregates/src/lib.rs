@@ -29,9 +29,11 @@ struct Totals<'a> {
 
 async fn route<S: Store>(req: Request, meta: RequestMeta, app: &App<S>) -> Result<Reply, ApiError> {
     resolve(&ROUTES, &meta)?;
+    let ctx = app.authorize(&req).await?;
     let query = Query::of(&req);
     let client_id = params::required_client_id(&query)?;
     tracing::Span::current().record("client_id", client_id.as_str());
+    ctx.caller.check_client(&client_id)?;
     let (from, to) = params::time_range(&query)?;
     let metric = params::optional_metric(&query)?;
     let store_query = AggregateQuery {
@@ -40,7 +42,7 @@ async fn route<S: Store>(req: Request, meta: RequestMeta, app: &App<S>) -> Resul
         to,
         metric,
     };
-    let totals = app.store.aggregate(&store_query).await?;
+    let totals = ctx.store.aggregate(&store_query).await?;
     let body = Totals {
         client_id: &store_query.client_id,
         from,

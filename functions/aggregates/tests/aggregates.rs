@@ -1,6 +1,8 @@
-//! `GET /aggregates`: exact totals over a range, and every 400/503.
+//! `GET /aggregates`: exact totals over a range, every 400/503, and only the caller's tenant.
 
-use event_http::testing::{app, fixture_request, seed_event, Answer, FailingStore};
+use event_http::testing::{
+    add_tenant, app, fixture_request, seed_event, with_key, Answer, FailingStore,
+};
 use event_http::{App, Config};
 use event_store::{MemoryStore, Store, StoreError};
 use lambda_http::http::{header, StatusCode};
@@ -256,4 +258,49 @@ async fn given_an_internal_store_error_when_aggregated_then_500_without_details(
     assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(answer.body["error"]["code"], "internal_error");
     assert!(!answer.body.to_string().contains("T#default"));
+}
+
+#[tokio::test]
+async fn given_another_tenants_client_when_aggregated_then_403_and_own_clients_are_per_tenant() {
+    use event_store::TenantId;
+    let app = app();
+    let acme = add_tenant(&app.store, "acme", "acme-*");
+    let acme_store = app.store.for_tenant(&TenantId::parse("acme").unwrap());
+    seed(
+        &acme_store,
+        "acme-prod",
+        "purchase",
+        "5",
+        "2026-11-20T08:00:00Z",
+    )
+    .await;
+    seed(
+        &app.store,
+        "acme-prod",
+        "purchase",
+        "7",
+        "2026-11-20T08:00:00Z",
+    )
+    .await;
+    let as_acme = |query: &str| {
+        fixture_request(FIXTURES, "http_v2_get_aggregates.json", |event| {
+            event["rawQueryString"] = Value::from(query);
+            with_key(event, Some(&acme));
+        })
+    };
+
+    let foreign = call(&app, as_acme("client_id=beta")).await;
+    let own = call(&app, as_acme("client_id=acme-prod")).await;
+    let no_key = call(
+        &app,
+        fixture_request(FIXTURES, "http_v2_get_aggregates.json", |event| {
+            with_key(event, None)
+        }),
+    )
+    .await;
+
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN);
+    assert_eq!(foreign.body["error"]["code"], "client_not_allowed");
+    assert_eq!(own.body["total_amount"], "5", "acme's own event only");
+    assert_eq!(no_key.status, StatusCode::UNAUTHORIZED);
 }

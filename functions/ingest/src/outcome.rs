@@ -5,7 +5,7 @@
 use event_core::{
     peek_client_id, ClientId, EventError, EventHash, EventTimestamp, NormalizedEvent, ParsedEvent,
 };
-use event_http::{App, ErrorCode, ErrorDetail, EventStatus};
+use event_http::{Ctx, ErrorCode, ErrorDetail, EventStatus};
 use event_store::{
     CommitOutcome, FailedId, FailedRecord, FailedStatus, FailureReason, ProcessedRecord, Store,
     StoreError,
@@ -29,6 +29,8 @@ pub(crate) enum Outcome {
     },
     /// Not counted and not kept: the client must resend (safe: resends dedupe).
     Unavailable { code: ErrorCode },
+    /// Not the caller's to send: nothing was written, and a resend will not help.
+    Refused { error: ErrorDetail },
 }
 
 impl Outcome {
@@ -41,6 +43,7 @@ impl Outcome {
             } => EventStatus::Rejected,
             Outcome::Kept { .. } => EventStatus::Failed,
             Outcome::Unavailable { .. } => EventStatus::Unavailable,
+            Outcome::Refused { .. } => EventStatus::Refused,
         }
     }
 }
@@ -82,14 +85,14 @@ fn reason_of(error: &EventError) -> FailureReason {
 /// Keep an event that was not counted, with its raw body. `Rejected` records are not
 /// retryable; `Failed` ones are.
 pub(crate) async fn keep<S: Store>(
-    app: &App<S>,
+    ctx: &Ctx<'_, S>,
     raw: &str,
     client_id: Option<ClientId>,
     reason: FailureReason,
     status: FailedStatus,
     received_at: EventTimestamp,
 ) -> Outcome {
-    let failed_id = app.config.store.new_failed_id(received_at);
+    let failed_id = ctx.config.store.new_failed_id(received_at);
     let record = FailedRecord {
         failed_id: failed_id.clone(),
         client_id,
@@ -100,7 +103,7 @@ pub(crate) async fn keep<S: Store>(
         attempts: 1,
         status,
     };
-    match app.store.put_failed(&record).await {
+    match ctx.store.put_failed(&record).await {
         Ok(()) => Outcome::Kept {
             error: ErrorDetail::from(&record.reason),
             failed_id,
@@ -117,13 +120,13 @@ pub(crate) async fn keep<S: Store>(
 
 /// Keep an invalid event as rejected.
 pub(crate) async fn reject<S: Store>(
-    app: &App<S>,
+    ctx: &Ctx<'_, S>,
     raw: &RawValue,
     error: &EventError,
     received_at: EventTimestamp,
 ) -> Outcome {
     keep(
-        app,
+        ctx,
         raw.get(),
         peek_client_id(raw),
         reason_of(error),
@@ -135,7 +138,7 @@ pub(crate) async fn reject<S: Store>(
 
 /// Commit a valid event; when storage fails, keep it as failed (retryable) instead.
 pub(crate) async fn commit<S: Store>(
-    app: &App<S>,
+    ctx: &Ctx<'_, S>,
     raw: &RawValue,
     parsed: ParsedEvent,
     received_at: EventTimestamp,
@@ -145,7 +148,7 @@ pub(crate) async fn commit<S: Store>(
         hash: parsed.hash,
         received_at,
     };
-    match app.store.commit_event(&record).await {
+    match ctx.store.commit_event(&record).await {
         Ok(CommitOutcome::Processed) => Outcome::Processed {
             hash: record.hash,
             event: record.event,
@@ -154,7 +157,7 @@ pub(crate) async fn commit<S: Store>(
         Err(error) => {
             let reason = storage_failure_reason(&error);
             keep(
-                app,
+                ctx,
                 raw.get(),
                 Some(record.event.client_id),
                 reason,

@@ -4,13 +4,15 @@
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
 use event_http::App;
 use event_store::{
-    AggregateQuery, AggregateTotals, CommitOutcome, FailedId, FailedQuery, FailedRecord,
-    FailedStatus, MemoryStore, Page, ProcessedQuery, ProcessedRecord, Store, StoreError,
+    AggregateQuery, AggregateTotals, ClientPatterns, CommitOutcome, FailedId, FailedQuery,
+    FailedRecord, FailedStatus, KeyHash, KeyState, MemoryStore, Page, ProcessedQuery,
+    ProcessedRecord, Store, StoreError, Tenant, TenantId,
 };
 use lambda_http::http::StatusCode;
 
@@ -155,22 +157,55 @@ async fn given_an_empty_batch_when_posted_then_400_empty_batch() {
 struct SlowStore {
     inner: MemoryStore,
     delay: Duration,
-    in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
+    in_flight: Arc<AtomicUsize>,
+    max_in_flight: Arc<AtomicUsize>,
 }
 
 impl SlowStore {
     fn new(delay: Duration) -> Self {
         SlowStore {
-            inner: MemoryStore::new(),
+            inner: memory_store(),
             delay,
-            in_flight: AtomicUsize::new(0),
-            max_in_flight: AtomicUsize::new(0),
+            in_flight: Arc::default(),
+            max_in_flight: Arc::default(),
         }
     }
 }
 
 impl Store for SlowStore {
+    fn for_tenant(&self, tenant: &TenantId) -> Self {
+        SlowStore {
+            inner: self.inner.for_tenant(tenant),
+            delay: self.delay,
+            in_flight: Arc::clone(&self.in_flight),
+            max_in_flight: Arc::clone(&self.max_in_flight),
+        }
+    }
+    async fn tenant_of_key(&self, hash: &KeyHash) -> Result<Option<TenantId>, StoreError> {
+        self.inner.tenant_of_key(hash).await
+    }
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        self.inner.get_tenant(id).await
+    }
+    async fn put_tenant(
+        &self,
+        id: &TenantId,
+        clients: &ClientPatterns,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.inner.put_tenant(id, clients, now).await
+    }
+    async fn add_key(
+        &self,
+        tenant: &TenantId,
+        hash: &KeyHash,
+        state: &KeyState,
+    ) -> Result<(), StoreError> {
+        self.inner.add_key(tenant, hash, state).await
+    }
+    async fn revoke_key(&self, tenant: &TenantId, hash: &KeyHash) -> Result<bool, StoreError> {
+        self.inner.revoke_key(tenant, hash).await
+    }
     async fn commit_event(&self, record: &ProcessedRecord) -> Result<CommitOutcome, StoreError> {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);

@@ -14,12 +14,14 @@ mod memory;
 mod model;
 #[cfg(feature = "scenarios")]
 pub mod scenarios;
+pub mod tenancy;
 
 pub use config::{ConfigError, RetryBudget, StoreConfig};
 pub use dynamo::{DynamoStore, StoreStats};
 pub use failed_id::{new_failed_id, FailedIdParts};
 pub use memory::MemoryStore;
 pub use model::*;
+pub use tenancy::{ClientPattern, ClientPatterns, KeyHash, KeyState, Tenant, TenantId};
 
 use std::future::Future;
 
@@ -27,6 +29,46 @@ use std::future::Future;
 /// implementations retry transient faults (throttling, transaction conflicts) inside
 /// a bounded budget and report `StoreError::Unavailable` once it is spent.
 pub trait Store: Send + Sync + 'static {
+    /// The same store, reading and writing only `tenant`'s items (cheap: shares the client).
+    fn for_tenant(&self, tenant: &TenantId) -> Self
+    where
+        Self: Sized;
+
+    /// The tenant an API key (by its hash) belongs to, if the key was ever registered.
+    fn tenant_of_key(
+        &self,
+        hash: &KeyHash,
+    ) -> impl Future<Output = Result<Option<TenantId>, StoreError>> + Send;
+
+    /// A tenant with its client patterns and the state of its keys.
+    fn get_tenant(
+        &self,
+        id: &TenantId,
+    ) -> impl Future<Output = Result<Option<Tenant>, StoreError>> + Send;
+
+    /// Create a tenant, or replace its client patterns (its keys stay). `now`: unix seconds.
+    fn put_tenant(
+        &self,
+        id: &TenantId,
+        clients: &ClientPatterns,
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Register a key (by hash) for an existing tenant.
+    fn add_key(
+        &self,
+        tenant: &TenantId,
+        hash: &KeyHash,
+        state: &KeyState,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Revoke a tenant's key; `false` when the tenant has no such key.
+    fn revoke_key(
+        &self,
+        tenant: &TenantId,
+        hash: &KeyHash,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Commit a valid event: one atomic step that stores it (unless its key already
     /// exists) and adds it to its hourly aggregates. `Duplicate` means nothing changed.
     fn commit_event(
