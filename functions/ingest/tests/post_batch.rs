@@ -11,8 +11,8 @@ use common::*;
 use event_http::App;
 use event_store::{
     AggregateQuery, AggregateTotals, ClientPatterns, CommitOutcome, FailedId, FailedQuery,
-    FailedRecord, FailedStatus, KeyHash, KeyState, MemoryStore, Page, ProcessedQuery,
-    ProcessedRecord, Store, StoreError, Tenant, TenantId,
+    FailedRecord, FailedStatus, HourBucket, HourlyQuery, KeyHash, KeyState, MemoryStore, Page,
+    ProcessedQuery, ProcessedRecord, Store, StoreError, Tenant, TenantId,
 };
 use lambda_http::http::StatusCode;
 
@@ -240,6 +240,9 @@ impl Store for SlowStore {
     }
     async fn aggregate(&self, query: &AggregateQuery) -> Result<AggregateTotals, StoreError> {
         self.inner.aggregate(query).await
+    }
+    async fn aggregate_hourly(&self, query: &HourlyQuery) -> Result<Vec<HourBucket>, StoreError> {
+        self.inner.aggregate_hourly(query).await
     }
 }
 

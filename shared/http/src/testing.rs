@@ -9,8 +9,8 @@ use event_core::{normalize_event, EventTimestamp};
 use event_store::tenancy::ApiKey;
 use event_store::{
     AggregateQuery, AggregateTotals, ClientPatterns, CommitOutcome, FailedId, FailedQuery,
-    FailedRecord, KeyHash, KeyState, MemoryStore, Page, ProcessedQuery, ProcessedRecord, Store,
-    StoreError, Tenant, TenantId,
+    FailedRecord, HourBucket, HourlyQuery, KeyHash, KeyState, MemoryStore, Page, ProcessedQuery,
+    ProcessedRecord, Store, StoreError, Tenant, TenantId,
 };
 use lambda_http::http::{HeaderMap, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -207,6 +207,9 @@ impl Store for FailingStore {
         Err((self.0)())
     }
     async fn aggregate(&self, _: &AggregateQuery) -> Result<AggregateTotals, StoreError> {
+        Err((self.0)())
+    }
+    async fn aggregate_hourly(&self, _: &HourlyQuery) -> Result<Vec<HourBucket>, StoreError> {
         Err((self.0)())
     }
 }

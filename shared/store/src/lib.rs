@@ -115,4 +115,10 @@ pub trait Store: Send + Sync + 'static {
         &self,
         query: &AggregateQuery,
     ) -> impl Future<Output = Result<AggregateTotals, StoreError>> + Send;
+
+    /// One bucket per hour of the query's range, from the hourly aggregate items only.
+    fn aggregate_hourly(
+        &self,
+        query: &HourlyQuery,
+    ) -> impl Future<Output = Result<Vec<HourBucket>, StoreError>> + Send;
 }

@@ -18,7 +18,8 @@ use crate::keys::{self, SkRange};
 use crate::tenancy::{ClientPatterns, KeyHash, KeyState, Tenant, TenantId};
 use crate::{
     AggregateQuery, AggregateTotals, CommitOutcome, FailedId, FailedQuery, FailedRecord,
-    FailedStatus, Page, ProcessedQuery, ProcessedRecord, Store, StoreConfig, StoreError,
+    FailedStatus, HourBucket, HourlyQuery, Page, ProcessedQuery, ProcessedRecord, Store,
+    StoreConfig, StoreError,
 };
 
 /// Hourly aggregate key: client, metric (`None` = all metrics), hour start (ns).
@@ -421,6 +422,23 @@ impl Store for MemoryStore {
             query.limit,
             |record| client.is_none_or(|c| record.client_id.as_ref() == Some(c)),
         )
+    }
+
+    async fn aggregate_hourly(&self, query: &HourlyQuery) -> Result<Vec<HourBucket>, StoreError> {
+        let tables = self.lock();
+        Ok(query
+            .hours()
+            .into_iter()
+            .map(|hour| {
+                let key = (
+                    query.client_id.clone(),
+                    query.metric.clone(),
+                    hour.unix_nanos(),
+                );
+                let (count, total) = tables.hourly.get(&key).copied().unwrap_or_default();
+                HourBucket { hour, count, total }
+            })
+            .collect())
     }
 
     async fn aggregate(&self, query: &AggregateQuery) -> Result<AggregateTotals, StoreError> {

@@ -94,6 +94,35 @@ pub struct AggregateQuery {
     pub metric: Option<Metric>,
 }
 
+/// One client's hours `[from, to)`, both on whole hours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourlyQuery {
+    pub client_id: ClientId,
+    pub from: EventTimestamp,
+    pub to: EventTimestamp,
+    pub metric: Option<Metric>,
+}
+
+impl HourlyQuery {
+    /// The start of every hour of the range, in order.
+    pub fn hours(&self) -> Vec<EventTimestamp> {
+        const HOUR_NS: i64 = 3_600_000_000_000;
+        let first = self.from.floor_hour().unix_nanos();
+        (first..self.to.unix_nanos())
+            .step_by(HOUR_NS as usize)
+            .filter_map(EventTimestamp::from_unix_nanos)
+            .collect()
+    }
+}
+
+/// The count and exact total of one hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HourBucket {
+    pub hour: EventTimestamp,
+    pub count: u64,
+    pub total: AmountSum,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AggregateTotals {
     pub count: u64,

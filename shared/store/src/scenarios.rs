@@ -7,8 +7,8 @@ use std::collections::HashSet;
 
 use crate::{
     new_failed_id, AggregateQuery, AggregateTotals, CommitOutcome, FailedId, FailedQuery,
-    FailedRecord, FailedStatus, FailureReason, Page, ProcessedQuery, ProcessedRecord, Store,
-    StoreError,
+    FailedRecord, FailedStatus, FailureReason, HourlyQuery, Page, ProcessedQuery, ProcessedRecord,
+    Store, StoreError,
 };
 use chrono::{DateTime, FixedOffset};
 use event_core::{normalize_event, AmountSum, ClientId, EventTimestamp, Metric};
@@ -529,6 +529,49 @@ pub async fn aggregates_equal_the_listed_events<S: Store>(store: &S, seed: u64, 
                 got,
                 sum(&expected_records),
                 "from {from:?} to {to:?} metric {metric:?}"
+            );
+        }
+    }
+}
+
+/// GIVEN events over several hours WHEN read as an hourly series (with and without metric,
+/// over whole-hour ranges) THEN there is one bucket per hour, each equal to the aggregate of
+/// its hour, and together equal to the aggregate of the range.
+pub async fn hourly_buckets_add_up_to_the_aggregate<S: Store>(store: &S, seed: u64) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let records = fixture(&mut rng, 30);
+    commit_all(store, &records).await;
+    let acme = client("acme");
+    for (first, last) in [(0, 7), (1, 3), (-2, 1), (5, 6), (6, 9)] {
+        let (from, to) = (BASE + first * HOUR, BASE + last * HOUR);
+        for metric in [None, Some("purchase"), Some("never")] {
+            let query = HourlyQuery {
+                client_id: acme.clone(),
+                from: ts(from),
+                to: ts(to),
+                metric: metric.map(|m| Metric::parse(m).unwrap()),
+            };
+            let buckets = store.aggregate_hourly(&query).await.expect("hourly");
+            assert_eq!(buckets.len() as i64, last - first, "one bucket per hour");
+            let mut count = 0;
+            let mut total = AmountSum::default();
+            for (i, bucket) in buckets.iter().enumerate() {
+                let hour = from + i as i64 * HOUR;
+                assert_eq!(bucket.hour, ts(hour));
+                let alone = aggregate(store, &acme, Some(hour), Some(hour + HOUR), metric).await;
+                let got = AggregateTotals {
+                    count: bucket.count,
+                    total: bucket.total,
+                };
+                assert_eq!(got, alone, "hour {i} metric {metric:?}");
+                count += bucket.count;
+                total = total.checked_add(bucket.total).expect("in range");
+            }
+            let whole = aggregate(store, &acme, Some(from), Some(to), metric).await;
+            assert_eq!(
+                AggregateTotals { count, total },
+                whole,
+                "{first}..{last} metric {metric:?}"
             );
         }
     }

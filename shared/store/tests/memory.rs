@@ -36,6 +36,13 @@ async fn aggregates_equal_the_listed_events() {
 }
 
 #[tokio::test]
+async fn hourly_buckets_add_up_to_the_aggregate() {
+    for seed in 0..5 {
+        scenarios::hourly_buckets_add_up_to_the_aggregate(&MemoryStore::new(), seed).await;
+    }
+}
+
+#[tokio::test]
 async fn failed_listing_walks_every_record_once() {
     scenarios::failed_listing_walks_every_record_once(&MemoryStore::new(), 4).await;
 }

@@ -69,6 +69,13 @@ async fn aggregates_equal_the_listed_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hourly_buckets_add_up_to_the_aggregate() {
+    let seed = fastrand::u64(..);
+    eprintln!("seed {seed}");
+    scenarios::hourly_buckets_add_up_to_the_aggregate(&store("hourly").await, seed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn failed_listing_walks_every_record_once() {
     let store = store("failedlist").await;
     let shards = store.config().event_shards;

@@ -23,8 +23,8 @@ use retry::AttemptError;
 
 use crate::tenancy::{ClientPatterns, KeyHash, KeyState, Tenant, TenantId};
 use crate::{
-    AggregateQuery, AggregateTotals, CommitOutcome, FailedId, FailedQuery, FailedRecord, Page,
-    ProcessedQuery, ProcessedRecord, Store, StoreConfig, StoreError,
+    AggregateQuery, AggregateTotals, CommitOutcome, FailedId, FailedQuery, FailedRecord,
+    HourBucket, HourlyQuery, Page, ProcessedQuery, ProcessedRecord, Store, StoreConfig, StoreError,
 };
 
 #[derive(Clone)]
@@ -267,5 +267,9 @@ impl Store for DynamoStore {
 
     async fn aggregate(&self, query: &AggregateQuery) -> Result<AggregateTotals, StoreError> {
         self.sum(query).await
+    }
+
+    async fn aggregate_hourly(&self, query: &HourlyQuery) -> Result<Vec<HourBucket>, StoreError> {
+        self.hourly(query).await
     }
 }
