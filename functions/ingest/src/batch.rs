@@ -1,6 +1,8 @@
 //! `POST /events` with `{"events":[...]}`: every item gets its own outcome, in order.
-//! Items are judged one by one (one bad item never fails the others), stored with bounded
-//! concurrency, and the whole batch answers before its deadline even if storage is slow.
+//! Items are judged one by one (one bad item never fails the others); the valid new ones are
+//! committed together (`Store::commit_events`: one transaction per client and hour), the
+//! others kept or refused, with bounded concurrency; the whole batch answers before its
+//! deadline even if storage is slow.
 
 use event_core::{
     normalize_event, peek_client_id, BatchDeduper, EventError, EventHash, EventTimestamp,
@@ -13,7 +15,7 @@ use lambda_http::http::StatusCode;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::outcome::{commit, keep, reject, simulate_failure_reason, Outcome};
+use crate::outcome::{keep, processed_record, reject, settle, simulate_failure_reason, Outcome};
 
 /// The store work one item needs.
 enum Job<'a> {
@@ -21,7 +23,6 @@ enum Job<'a> {
     Refuse(ErrorDetail),
     Reject(&'a RawValue, EventError),
     Keep(&'a RawValue, ParsedEvent, FailureReason, FailedStatus),
-    Commit(&'a RawValue, ParsedEvent),
 }
 
 async fn run<S: Store>(ctx: &Ctx<'_, S>, job: Job<'_>, now: EventTimestamp) -> Outcome {
@@ -39,7 +40,6 @@ async fn run<S: Store>(ctx: &Ctx<'_, S>, job: Job<'_>, now: EventTimestamp) -> O
             )
             .await
         }
-        Job::Commit(raw, parsed) => commit(ctx, raw, parsed, now).await,
     }
 }
 
@@ -49,6 +49,9 @@ pub(crate) async fn post<S: Store>(
     now: EventTimestamp,
 ) -> Result<Reply, ApiError> {
     let mut jobs = Vec::with_capacity(items.len());
+    // (index, raw) of each new valid event, and its record at the same position of `records`.
+    let mut commits = Vec::with_capacity(items.len());
+    let mut records = Vec::with_capacity(items.len());
     // (index, index of its first occurrence, hash): settled after the first one is.
     let mut repeats = Vec::new();
     let mut deduper = BatchDeduper::new();
@@ -87,26 +90,59 @@ pub(crate) async fn post<S: Store>(
                     repeats.push((index, first, parsed.hash));
                     continue;
                 }
-                None => Job::Commit(raw, parsed),
+                None => {
+                    commits.push((index, raw));
+                    records.push(processed_record(parsed, now));
+                    continue;
+                }
             },
         };
         jobs.push((index, job));
     }
 
+    let concurrency = ctx.config.batch_concurrency.max(1);
     let mut outcomes: Vec<Option<Outcome>> = vec![None; items.len()];
+    let mut committed: Vec<Option<Outcome>> = vec![None; items.len()];
     // Futures built up front (they do nothing until polled): a closure inside the stream
     // type trips the compiler's higher-ranked lifetime check on the `Send` future.
     let pending: Vec<_> = jobs
         .into_iter()
         .map(|(index, job)| async move { (index, run(ctx, job, now).await) })
         .collect();
-    let work = async {
-        let mut done =
-            futures::stream::iter(pending).buffer_unordered(ctx.config.batch_concurrency.max(1));
+    let others = async {
+        let mut done = futures::stream::iter(pending).buffer_unordered(concurrency);
         while let Some((index, outcome)) = done.next().await {
             outcomes[index] = Some(outcome);
         }
     };
+    let new_events = async {
+        let mut failed = Vec::new();
+        let mut results = std::pin::pin!(ctx.store.commit_events(&records, concurrency));
+        while let Some((position, result)) = results.next().await {
+            let (index, raw) = commits[position];
+            match result {
+                Ok(_) => {
+                    let record = records[position].clone();
+                    committed[index] = Some(settle(ctx, raw, record, result).await);
+                }
+                Err(_) => failed.push((position, result)),
+            }
+        }
+        // Commits that failed for good: each event kept as failed (retryable).
+        let keeps: Vec<_> = failed
+            .into_iter()
+            .map(|(position, result)| {
+                let (index, raw) = commits[position];
+                let record = records[position].clone();
+                async move { (index, settle(ctx, raw, record, result).await) }
+            })
+            .collect();
+        let mut kept = futures::stream::iter(keeps).buffer_unordered(concurrency);
+        while let Some((index, outcome)) = kept.next().await {
+            committed[index] = Some(outcome);
+        }
+    };
+    let work = futures::future::join(others, new_events);
     // Past the deadline the unfinished commits are dropped. One may still land in
     // DynamoDB; its item is answered `unavailable`, and the resend is then a duplicate.
     if tokio::time::timeout(ctx.config.batch_deadline, work)
@@ -119,6 +155,11 @@ pub(crate) async fn post<S: Store>(
         );
     }
 
+    for (slot, outcome) in outcomes.iter_mut().zip(committed) {
+        if outcome.is_some() {
+            *slot = outcome;
+        }
+    }
     for (index, first, hash) in repeats {
         outcomes[index] = Some(repeat_of(outcomes[first].as_ref(), hash));
     }

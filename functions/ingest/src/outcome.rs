@@ -143,12 +143,32 @@ pub(crate) async fn commit<S: Store>(
     parsed: ParsedEvent,
     received_at: EventTimestamp,
 ) -> Outcome {
-    let record = ProcessedRecord {
+    let record = processed_record(parsed, received_at);
+    let committed = ctx.store.commit_event(&record).await;
+    settle(ctx, raw, record, committed).await
+}
+
+/// What the store keeps of a valid event received at `received_at`.
+pub(crate) fn processed_record(
+    parsed: ParsedEvent,
+    received_at: EventTimestamp,
+) -> ProcessedRecord {
+    ProcessedRecord {
         event: parsed.event,
         hash: parsed.hash,
         received_at,
-    };
-    match ctx.store.commit_event(&record).await {
+    }
+}
+
+/// The outcome of a commit; a commit that failed keeps the event as failed (retryable).
+pub(crate) async fn settle<S: Store>(
+    ctx: &Ctx<'_, S>,
+    raw: &RawValue,
+    record: ProcessedRecord,
+    committed: Result<CommitOutcome, StoreError>,
+) -> Outcome {
+    let received_at = record.received_at;
+    match committed {
         Ok(CommitOutcome::Processed) => Outcome::Processed {
             hash: record.hash,
             event: record.event,

@@ -14,6 +14,7 @@ use event_store::{
     FailedRecord, FailedStatus, HourBucket, HourlyQuery, KeyHash, KeyState, MemoryStore, Page,
     ProcessedQuery, ProcessedRecord, Store, StoreError, Tenant, TenantId,
 };
+use futures::{stream, Stream, StreamExt};
 use lambda_http::http::StatusCode;
 
 fn batch(events: &[&str]) -> String {
@@ -212,6 +213,15 @@ impl Store for SlowStore {
         tokio::time::sleep(self.delay).await;
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.inner.commit_event(record).await
+    }
+    fn commit_events<'a>(
+        &'a self,
+        records: &'a [ProcessedRecord],
+        concurrency: usize,
+    ) -> impl Stream<Item = (usize, Result<CommitOutcome, StoreError>)> + Send + 'a {
+        stream::iter(records.iter().enumerate())
+            .map(move |(index, record)| async move { (index, self.commit_event(record).await) })
+            .buffer_unordered(concurrency)
     }
     async fn commit_retry(
         &self,

@@ -181,6 +181,13 @@ impl Store for FailingStore {
     async fn commit_event(&self, _: &ProcessedRecord) -> Result<CommitOutcome, StoreError> {
         Err((self.0)())
     }
+    fn commit_events<'a>(
+        &'a self,
+        records: &'a [ProcessedRecord],
+        _: usize,
+    ) -> impl futures::Stream<Item = (usize, Result<CommitOutcome, StoreError>)> + Send + 'a {
+        futures::stream::iter((0..records.len()).map(|index| (index, Err((self.0)()))))
+    }
     async fn commit_retry(
         &self,
         _: &ProcessedRecord,

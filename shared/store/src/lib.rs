@@ -25,6 +25,8 @@ pub use tenancy::{ClientPattern, ClientPatterns, KeyHash, KeyState, Tenant, Tena
 
 use std::future::Future;
 
+use futures::Stream;
+
 /// Everything the functions ask of storage. Every method is one logical operation;
 /// implementations retry transient faults (throttling, transaction conflicts) inside
 /// a bounded budget and report `StoreError::Unavailable` once it is spent.
@@ -75,6 +77,16 @@ pub trait Store: Send + Sync + 'static {
         &self,
         record: &ProcessedRecord,
     ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
+
+    /// Commit many distinct valid events with as few atomic steps as the data model allows
+    /// (DynamoDB: one transaction per client and hour, up to 100 items), at most
+    /// `concurrency` at once. Yields one `(index, outcome)` per record as soon as its step
+    /// ended, in no particular order; each outcome means what `commit_event`'s would.
+    fn commit_events<'a>(
+        &'a self,
+        records: &'a [ProcessedRecord],
+        concurrency: usize,
+    ) -> impl Stream<Item = (usize, Result<CommitOutcome, StoreError>)> + Send + 'a;
 
     /// Like `commit_event`, and in the same atomic step marks failed record `retry_of`
     /// as `retried`. A duplicate still marks it `retried` (afterwards).

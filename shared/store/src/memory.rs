@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use event_core::{AmountSum, ClientId, EventTimestamp, Metric};
+use futures::{stream, Stream, StreamExt};
 
 use crate::cursor::{Cursor, Fingerprint, Position};
 use crate::hours::{AggregatePlan, Totals, HOUR_NS};
@@ -331,6 +332,15 @@ impl Store for MemoryStore {
     async fn commit_event(&self, record: &ProcessedRecord) -> Result<CommitOutcome, StoreError> {
         Self::fault(&self.shared.failing_commits)?;
         self.lock().commit(record)
+    }
+
+    fn commit_events<'a>(
+        &'a self,
+        records: &'a [ProcessedRecord],
+        _concurrency: usize,
+    ) -> impl Stream<Item = (usize, Result<CommitOutcome, StoreError>)> + Send + 'a {
+        stream::iter(records.iter().enumerate())
+            .then(move |(index, record)| async move { (index, self.commit_event(record).await) })
     }
 
     async fn commit_retry(

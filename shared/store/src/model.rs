@@ -129,7 +129,7 @@ pub struct AggregateTotals {
     pub total: AmountSum,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// Throttled, timed out, or conflicting past the retry budget: the caller may retry.
     #[error("storage unavailable: {0}")]

@@ -69,6 +69,41 @@ async fn aggregates_equal_the_listed_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_over_many_clients_and_hours_counts_each_event_once() {
+    let seed = fastrand::u64(..);
+    eprintln!("seed {seed}");
+    let store = store("batch500").await;
+    scenarios::a_batch_over_many_clients_and_hours_counts_each_event_once(&store, seed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn overlapping_concurrent_batches_count_each_event_once() {
+    scenarios::overlapping_concurrent_batches_count_each_event_once(&store("overlap").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_of_only_duplicates_changes_nothing() {
+    let store = store("dupbatch").await;
+    scenarios::a_batch_of_only_duplicates_changes_nothing(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_of_100_new_events_of_one_client_and_hour_takes_two_calls() {
+    let store = store("grouped").await;
+    let records: Vec<_> = (0..100)
+        .map(|i| event("acme", "purchase", "1", BASE + HOUR + i as i64 * SEC, i))
+        .collect();
+    let before = store.stats().requests;
+
+    let outcomes = scenarios::commit_batch(&store, &records).await;
+
+    assert!(outcomes.iter().all(|o| *o == CommitOutcome::Processed));
+    // 98 puts + 2 ADDs, then 2 puts + 2 ADDs: 0.02 calls per event instead of 1
+    assert_eq!(store.stats().requests - before, 2);
+    scenarios::counts_equal(&store, &records).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hourly_buckets_add_up_to_the_aggregate() {
     let seed = fastrand::u64(..);
     eprintln!("seed {seed}");

@@ -5,6 +5,7 @@
 //! plus edge hours), `retry` (what is transient, and the backoff budget).
 
 mod aggregates;
+mod batch;
 mod commit;
 pub(crate) mod items;
 mod listing;
@@ -18,6 +19,7 @@ use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::types::ConsumedCapacity;
 use aws_sdk_dynamodb::Client;
+use futures::{stream, Stream, StreamExt};
 
 use retry::AttemptError;
 
@@ -232,6 +234,17 @@ impl Store for DynamoStore {
 
     async fn commit_event(&self, record: &ProcessedRecord) -> Result<CommitOutcome, StoreError> {
         self.commit(record, None).await
+    }
+
+    fn commit_events<'a>(
+        &'a self,
+        records: &'a [ProcessedRecord],
+        concurrency: usize,
+    ) -> impl Stream<Item = (usize, Result<CommitOutcome, StoreError>)> + Send + 'a {
+        stream::iter(batch::plan_groups(records))
+            .map(move |group| self.commit_group(records, group))
+            .buffer_unordered(concurrency.max(1))
+            .flat_map(stream::iter)
     }
 
     async fn commit_retry(
