@@ -2,6 +2,7 @@
 //! items and retries all end in one `Outcome`, so "nothing lost" is argued once, here:
 //! an event is committed, or kept as a failed/rejected record, or reported unavailable.
 
+use event_core::limits::MAX_EVENT_BYTES;
 use event_core::{
     peek_client_id, ClientId, EventError, EventHash, EventTimestamp, NormalizedEvent, ParsedEvent,
 };
@@ -74,6 +75,15 @@ pub(crate) fn storage_failure_reason(error: &StoreError) -> FailureReason {
     ErrorCode::StorageFailed.into()
 }
 
+/// The longest prefix of `text` of at most `max` bytes that ends on a char boundary.
+fn cut_at_char_boundary(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 fn reason_of(error: &EventError) -> FailureReason {
     FailureReason {
         code: error.code().to_owned(),
@@ -93,11 +103,15 @@ pub(crate) async fn keep<S: Store>(
     received_at: EventTimestamp,
 ) -> Outcome {
     let failed_id = ctx.config.store.new_failed_id(received_at);
+    // Only a batch item can be over the event size limit (a single event that large is
+    // refused whole); its first bytes are enough to look at, and keep the item small.
+    let kept = cut_at_char_boundary(raw, MAX_EVENT_BYTES);
     let record = FailedRecord {
         failed_id: failed_id.clone(),
         client_id,
         reason,
-        raw: raw.to_owned(),
+        raw: kept.to_owned(),
+        raw_truncated: kept.len() < raw.len(),
         received_at,
         // The first processing attempt is this one; each retry adds one.
         attempts: 1,

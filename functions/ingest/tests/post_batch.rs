@@ -319,3 +319,27 @@ async fn given_a_batch_when_answered_then_every_item_has_exactly_one_result() {
     assert_eq!(indexes, (0..40).collect::<Vec<u64>>());
     assert!(results.iter().all(|r| r["status"] == "processed"));
 }
+
+#[tokio::test]
+async fn given_a_batch_item_over_the_event_limit_when_posted_then_it_is_rejected_and_kept_cut() {
+    // Regression (found by hand next to the contract tests): a 500 KB item was kept whole,
+    // DynamoDB refused the 400 KB+ item, and the client was told to resend forever.
+    let app = app();
+    let big = format!(
+        r#"{{"client_id":"acme-prod","pad":"{}","payload":{{"timestamp":1795161600}}}}"#,
+        "x".repeat(500_000)
+    );
+
+    let answer = call(&app, post(&batch(&[&big, EVENT]))).await;
+
+    let item = &answer.body["results"][0];
+    assert_eq!(item["status"], "failed", "{item}");
+    assert_eq!(item["error"]["code"], "event_too_large");
+    assert_eq!(item["retryable"], false);
+    assert_eq!(answer.body["results"][1]["status"], "processed");
+    let id = FailedId(item["failed_id"].as_str().unwrap().to_owned());
+    let kept = app.store.get_failed(&id).await.unwrap().unwrap();
+    assert_eq!(kept.raw.len(), 32 * 1024);
+    assert!(kept.raw_truncated);
+    assert!(big.starts_with(&kept.raw));
+}

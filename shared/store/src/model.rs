@@ -55,8 +55,11 @@ pub struct FailedRecord {
     pub failed_id: FailedId,
     pub client_id: Option<ClientId>,
     pub reason: FailureReason,
-    /// The event's body exactly as received (the whole of it).
+    /// The event's body exactly as received: the whole of it, or, for an event over the
+    /// size limit, its first `MAX_EVENT_BYTES` (then `raw_truncated`), so the record always
+    /// fits in one DynamoDB item.
     pub raw: String,
+    pub raw_truncated: bool,
     pub received_at: EventTimestamp,
     pub attempts: u32,
     pub status: FailedStatus,

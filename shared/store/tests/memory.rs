@@ -114,6 +114,7 @@ async fn injected_failed_write_faults_keep_nothing() {
             field: None,
         },
         raw: "{".to_owned(),
+        raw_truncated: false,
         received_at: now(),
         attempts: 1,
         status: FailedStatus::Rejected,

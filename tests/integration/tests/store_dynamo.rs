@@ -311,6 +311,7 @@ async fn only_rejected_and_retried_records_expire() {
         },
         raw: r#"{"client_id":"acme","payload":{"amount":"1","timestamp":"2024-03-10T00:00:01Z"}}"#
             .to_owned(),
+        raw_truncated: false,
         received_at: received,
         attempts: 1,
         status,
