@@ -21,7 +21,10 @@ fn p99(mut samples: Vec<Duration>) -> Duration {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let runs: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(200);
+    let runs: usize = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(200);
     let client = dynamo_client().await;
     let config = stack_store_config();
     let table = config.table_name.clone();
@@ -41,8 +44,14 @@ async fn main() {
         client
             .get_item()
             .table_name(&table)
-            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("none".into()))
-            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("none".into()))
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S("none".into()),
+            )
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S("none".into()),
+            )
             .send()
             .await
             .unwrap();

@@ -199,6 +199,16 @@ impl Api {
         self.post_raw(path, body.to_string()).await
     }
 
+    /// Only the status of `method path` (the body may not be the service's: an unknown
+    /// method never reaches a function).
+    pub async fn status_of(&self, method: reqwest::Method, path: &str) -> StatusCode {
+        self.request(method, path)
+            .send()
+            .await
+            .expect("request reaches the service")
+            .status()
+    }
+
     /// A GET, sent again when the local emulator itself failed (see `is_emulator_failure`):
     /// reads are idempotent, so this hides nothing the service did.
     pub async fn get(&self, path_and_query: &str) -> Reply {
