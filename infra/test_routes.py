@@ -5,9 +5,10 @@ Run with the tools venv (it has cfn-lint, whose decoder reads the CloudFormation
     .local/tools/bin/python infra/test_routes.py
 Python stdlib otherwise. Prints "N passed, M failed"; exits 1 on any failure.
 
-* Routes: the (METHOD, path) -> function table is the same in three places: the template's Api
-  events, the `cargo lambda watch` router in ../Cargo.toml ([workspace.metadata.lambda.watch.router])
-  and infra/routes.txt (the HTTP API of SPEC.md).
+* Routes: api/openapi.yaml is the one route table. Its (METHOD, path) pairs are exactly the
+  route constants of the functions (`Route::new(Method::X, "/path", ...)` in functions/*/src),
+  and the (METHOD, path) -> function table those constants give is exactly the template's Api
+  events and the `cargo lambda watch` router in ../Cargo.toml ([workspace.metadata.lambda.watch.router]).
 * Every function is built from a bin of that name in the Cargo workspace.
 * Parameters reject bad values. LocalStack 4.9.2 does not enforce parameter constraints (it
   created stacks with StageName "bad stage!" and EventShards 0), and cfn-lint cannot see values,
@@ -23,10 +24,13 @@ import tomllib
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TEMPLATE = os.path.join(HERE, "template.yaml")
-ROUTES_TXT = os.path.join(HERE, "routes.txt")
+OPENAPI = os.path.join(ROOT, "api", "openapi.yaml")
+FUNCTIONS_DIR = os.path.join(ROOT, "functions")
 CARGO_TOML = os.path.join(ROOT, "Cargo.toml")
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 try:
+    import yaml
     from cfnlint.decode import decode
 except ImportError:
     sys.exit("cfnlint not importable: run with .local/tools/bin/python (scripts/install-tools.sh)")
@@ -89,17 +93,27 @@ def cargo_routes():
     return routes
 
 
-def file_routes():
+def openapi_routes():
+    """(METHOD, path) of every operation of the OpenAPI document."""
+    with open(OPENAPI) as f:
+        doc = yaml.safe_load(f)
+    return {(m.upper(), path) for path, item in doc["paths"].items() for m in item if m in HTTP_METHODS}
+
+
+ROUTE_CONST = re.compile(r'Route::new\(\s*Method::([A-Z]+),\s*"([^"]+)"')
+
+
+def function_routes():
+    """(METHOD, path, function) from the route constants in each function's source."""
     routes = set()
-    with open(ROUTES_TXT) as f:
-        for n, line in enumerate(f, 1):
-            line = line.split("#", 1)[0].strip()
-            if not line:
-                continue
-            parts = line.split()
-            if len(parts) != 3:
-                raise AssertionError("routes.txt:%d: want 'METHOD /path function', got %r" % (n, line))
-            routes.add((parts[0].upper(), parts[1], parts[2]))
+    for function in sorted(os.listdir(FUNCTIONS_DIR)):
+        src = os.path.join(FUNCTIONS_DIR, function, "src")
+        for dirpath, _, files in os.walk(src):
+            for name in files:
+                if name.endswith(".rs"):
+                    with open(os.path.join(dirpath, name)) as f:
+                        for method, path in ROUTE_CONST.findall(f.read()):
+                            routes.add((method, path, function))
     return routes
 
 
@@ -112,15 +126,23 @@ def diff(a_name, a, b_name, b):
     return "\n".join(lines)
 
 
-def test_template_routes_equal_routes_txt():
-    t, f = template_routes(), file_routes()
-    assert len(f) == 6, "routes.txt lists %d routes, want the 6 of SPEC.md" % len(f)
-    assert t == f, "template.yaml vs routes.txt:\n" + diff("template.yaml", t, "routes.txt", f)
+def test_openapi_equals_the_functions_route_constants():
+    o = openapi_routes()
+    f = {(m, p) for m, p, _ in function_routes()}
+    assert len(o) >= 7, "api/openapi.yaml lists %d operations" % len(o)
+    missing = sorted(o - f)
+    extra = sorted(f - o)
+    assert not missing and not extra, "openapi vs functions/*/src: only in the document %s; only in the code %s" % (missing, extra)
 
 
-def test_cargo_router_equals_routes_txt():
-    c, f = cargo_routes(), file_routes()
-    assert c == f, "Cargo.toml router vs routes.txt:\n" + diff("Cargo.toml", c, "routes.txt", f)
+def test_template_routes_equal_the_functions():
+    t, f = template_routes(), function_routes()
+    assert t == f, "template.yaml vs functions/*/src:\n" + diff("template.yaml", t, "functions", f)
+
+
+def test_cargo_router_equals_the_functions():
+    c, f = cargo_routes(), function_routes()
+    assert c == f, "Cargo.toml router vs functions/*/src:\n" + diff("Cargo.toml", c, "functions", f)
 
 
 def test_no_route_twice():
@@ -178,6 +200,9 @@ def test_function_settings():
     assert env["AGGREGATE_SHARDS"] == {"Ref": "AggregateShards"}
     assert env["ALLOW_SIMULATED_FAILURE"] == {"Ref": "AllowSimulatedFailure"}
     assert env["RUST_LOG"] == {"Ref": "LogLevel"}
+    # API keys are on in every deployment; only a local experiment may turn them off
+    assert env["AUTH"] == "on", "AUTH must be on in the template"
+    assert env["AUTH_CACHE_SECONDS"] == {"Ref": "AuthCacheSeconds"}
     for name in FUNCTIONS:
         timeout = fn_prop(name, "Timeout")
         assert timeout < 29, "%s: Timeout %s must stay below API Gateway's 29 s" % (name, timeout)

@@ -1,6 +1,8 @@
-//! `GET /aggregates`: exact totals over a range, and every 400/503.
+//! `GET /aggregates`: exact totals over a range, every 400/503, and only the caller's tenant.
 
-use event_http::testing::{app, fixture_request, seed_event, Answer, FailingStore};
+use event_http::testing::{
+    add_tenant, app, fixture_request, seed_event, with_key, Answer, FailingStore,
+};
 use event_http::{App, Config};
 use event_store::{MemoryStore, Store, StoreError};
 use lambda_http::http::{header, StatusCode};
@@ -13,6 +15,14 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 fn get(query: &str) -> Request {
     fixture_request(FIXTURES, "http_v2_get_aggregates.json", |event| {
         event["rawQueryString"] = Value::from(query)
+    })
+}
+
+/// `GET {path}?{query}` (HTTP API v2).
+fn get_path(path: &str, query: &str) -> Request {
+    fixture_request(FIXTURES, "http_v2_get_aggregates.json", |event| {
+        event["rawPath"] = Value::from(path);
+        event["rawQueryString"] = Value::from(query);
     })
 }
 
@@ -256,4 +266,136 @@ async fn given_an_internal_store_error_when_aggregated_then_500_without_details(
     assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(answer.body["error"]["code"], "internal_error");
     assert!(!answer.body.to_string().contains("T#default"));
+}
+
+#[tokio::test]
+async fn given_another_tenants_client_when_aggregated_then_403_and_own_clients_are_per_tenant() {
+    use event_store::TenantId;
+    let app = app();
+    let acme = add_tenant(&app.store, "acme", "acme-*");
+    let acme_store = app.store.for_tenant(&TenantId::parse("acme").unwrap());
+    seed(
+        &acme_store,
+        "acme-prod",
+        "purchase",
+        "5",
+        "2026-11-20T08:00:00Z",
+    )
+    .await;
+    seed(
+        &app.store,
+        "acme-prod",
+        "purchase",
+        "7",
+        "2026-11-20T08:00:00Z",
+    )
+    .await;
+    let as_acme = |query: &str| {
+        fixture_request(FIXTURES, "http_v2_get_aggregates.json", |event| {
+            event["rawQueryString"] = Value::from(query);
+            with_key(event, Some(&acme));
+        })
+    };
+
+    let foreign = call(&app, as_acme("client_id=beta")).await;
+    let own = call(&app, as_acme("client_id=acme-prod")).await;
+    let no_key = call(
+        &app,
+        fixture_request(FIXTURES, "http_v2_get_aggregates.json", |event| {
+            with_key(event, None)
+        }),
+    )
+    .await;
+
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN);
+    assert_eq!(foreign.body["error"]["code"], "client_not_allowed");
+    assert_eq!(own.body["total_amount"], "5", "acme's own event only");
+    assert_eq!(no_key.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn given_events_over_hours_when_read_hourly_then_one_bucket_per_hour_adding_up_to_the_total()
+{
+    let app = app();
+    seed(&app.store, "c", "purchase", "1.5", "2026-11-20T08:10:00Z").await;
+    seed(&app.store, "c", "purchase", "2", "2026-11-20T08:59:59.999Z").await;
+    seed(&app.store, "c", "refund", "-1", "2026-11-20T10:00:00Z").await;
+    let range = "from=2026-11-20T07:00:00Z&to=2026-11-20T11:00:00Z";
+
+    let series = call(
+        &app,
+        get_path("/aggregates/hourly", &format!("client_id=c&{range}")),
+    )
+    .await;
+    let total = call(&app, get(&format!("client_id=c&{range}"))).await;
+
+    assert_eq!(series.status, StatusCode::OK, "{}", series.body);
+    let buckets = series.body["buckets"].as_array().unwrap();
+    let hours: Vec<&str> = buckets
+        .iter()
+        .map(|b| b["hour"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        hours,
+        [
+            "2026-11-20T07:00:00Z",
+            "2026-11-20T08:00:00Z",
+            "2026-11-20T09:00:00Z",
+            "2026-11-20T10:00:00Z"
+        ]
+    );
+    let counts: Vec<u64> = buckets
+        .iter()
+        .map(|b| b["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [0, 2, 0, 1]);
+    assert_eq!(buckets[1]["total_amount"], "3.5");
+    assert_eq!(buckets[3]["total_amount"], "-1");
+    assert_eq!(total.body["count"], 3);
+    assert_eq!(total.body["total_amount"], "2.5");
+    assert_eq!(series.body["from"], "2026-11-20T07:00:00Z");
+    assert!(series.body["metric"].is_null());
+}
+
+#[tokio::test]
+async fn given_bad_hourly_ranges_when_read_then_400_naming_the_bound() {
+    let app = app();
+    let cases = [
+        ("client_id=c&to=2026-11-20T08:00:00Z", "from", "required"),
+        ("client_id=c&from=2026-11-20T08:00:00Z", "to", "required"),
+        (
+            "client_id=c&from=2026-11-20T08:30:00Z&to=2026-11-20T10:00:00Z",
+            "from",
+            "whole hour",
+        ),
+        (
+            "client_id=c&from=2026-11-20T08:00:00Z&to=2026-11-20T08:00:00Z",
+            "to",
+            "later",
+        ),
+        (
+            "client_id=c&from=2026-10-01T00:00:00Z&to=2026-11-01T01:00:00Z",
+            "to",
+            "31 days",
+        ),
+    ];
+    for (query, field, says) in cases {
+        let answer = call(&app, get_path("/aggregates/hourly", query)).await;
+
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(answer.body["error"]["code"], "invalid_range", "{query}");
+        assert_eq!(answer.body["error"]["field"], field, "{query}");
+        let message = answer.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{message}");
+    }
+    // exactly 31 days is fine
+    let answer = call(
+        &app,
+        get_path(
+            "/aggregates/hourly",
+            "client_id=c&from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z",
+        ),
+    )
+    .await;
+    assert_eq!(answer.body["buckets"].as_array().unwrap().len(), 744);
 }

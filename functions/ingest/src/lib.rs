@@ -34,18 +34,19 @@ pub async fn handle<S: Store>(req: Request, app: &App<S>) -> Response<Body> {
 
 async fn route<S: Store>(req: Request, meta: RequestMeta, app: &App<S>) -> Result<Reply, ApiError> {
     let (endpoint, params) = resolve(&ROUTES, &meta)?;
+    let ctx = app.authorize(&req).await?;
     match endpoint {
         Endpoint::PostEvents => {
             // One clock reading per request: every event of a batch is received together.
-            let now = app.now();
+            let now = ctx.now();
             match parse_body(body_bytes(&req))? {
-                EventsBody::Single(raw) => single::post(app, raw, now, &meta.request_id).await,
-                EventsBody::Batch(items) => batch::post(app, &items, now).await,
+                EventsBody::Single(raw) => single::post(&ctx, raw, now, &meta.request_id).await,
+                EventsBody::Batch(items) => batch::post(&ctx, &items, now).await,
             }
         }
         Endpoint::Retry => {
             let id = params.get("failed_id").unwrap_or_default();
-            retry::post(app, id, &meta.request_id).await
+            retry::post(&ctx, id, &meta.request_id).await
         }
     }
 }

@@ -2,10 +2,11 @@
 //! items and retries all end in one `Outcome`, so "nothing lost" is argued once, here:
 //! an event is committed, or kept as a failed/rejected record, or reported unavailable.
 
+use event_core::limits::MAX_EVENT_BYTES;
 use event_core::{
     peek_client_id, ClientId, EventError, EventHash, EventTimestamp, NormalizedEvent, ParsedEvent,
 };
-use event_http::{App, ErrorCode, ErrorDetail, EventStatus};
+use event_http::{Ctx, ErrorCode, ErrorDetail, EventStatus};
 use event_store::{
     CommitOutcome, FailedId, FailedRecord, FailedStatus, FailureReason, ProcessedRecord, Store,
     StoreError,
@@ -29,6 +30,8 @@ pub(crate) enum Outcome {
     },
     /// Not counted and not kept: the client must resend (safe: resends dedupe).
     Unavailable { code: ErrorCode },
+    /// Not the caller's to send: nothing was written, and a resend will not help.
+    Refused { error: ErrorDetail },
 }
 
 impl Outcome {
@@ -41,6 +44,7 @@ impl Outcome {
             } => EventStatus::Rejected,
             Outcome::Kept { .. } => EventStatus::Failed,
             Outcome::Unavailable { .. } => EventStatus::Unavailable,
+            Outcome::Refused { .. } => EventStatus::Refused,
         }
     }
 }
@@ -71,6 +75,15 @@ pub(crate) fn storage_failure_reason(error: &StoreError) -> FailureReason {
     ErrorCode::StorageFailed.into()
 }
 
+/// The longest prefix of `text` of at most `max` bytes that ends on a char boundary.
+fn cut_at_char_boundary(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 fn reason_of(error: &EventError) -> FailureReason {
     FailureReason {
         code: error.code().to_owned(),
@@ -82,25 +95,29 @@ fn reason_of(error: &EventError) -> FailureReason {
 /// Keep an event that was not counted, with its raw body. `Rejected` records are not
 /// retryable; `Failed` ones are.
 pub(crate) async fn keep<S: Store>(
-    app: &App<S>,
+    ctx: &Ctx<'_, S>,
     raw: &str,
     client_id: Option<ClientId>,
     reason: FailureReason,
     status: FailedStatus,
     received_at: EventTimestamp,
 ) -> Outcome {
-    let failed_id = app.config.store.new_failed_id(received_at);
+    let failed_id = ctx.config.store.new_failed_id(received_at);
+    // Only a batch item can be over the event size limit (a single event that large is
+    // refused whole); its first bytes are enough to look at, and keep the item small.
+    let kept = cut_at_char_boundary(raw, MAX_EVENT_BYTES);
     let record = FailedRecord {
         failed_id: failed_id.clone(),
         client_id,
         reason,
-        raw: raw.to_owned(),
+        raw: kept.to_owned(),
+        raw_truncated: kept.len() < raw.len(),
         received_at,
         // The first processing attempt is this one; each retry adds one.
         attempts: 1,
         status,
     };
-    match app.store.put_failed(&record).await {
+    match ctx.store.put_failed(&record).await {
         Ok(()) => Outcome::Kept {
             error: ErrorDetail::from(&record.reason),
             failed_id,
@@ -117,13 +134,13 @@ pub(crate) async fn keep<S: Store>(
 
 /// Keep an invalid event as rejected.
 pub(crate) async fn reject<S: Store>(
-    app: &App<S>,
+    ctx: &Ctx<'_, S>,
     raw: &RawValue,
     error: &EventError,
     received_at: EventTimestamp,
 ) -> Outcome {
     keep(
-        app,
+        ctx,
         raw.get(),
         peek_client_id(raw),
         reason_of(error),
@@ -135,17 +152,37 @@ pub(crate) async fn reject<S: Store>(
 
 /// Commit a valid event; when storage fails, keep it as failed (retryable) instead.
 pub(crate) async fn commit<S: Store>(
-    app: &App<S>,
+    ctx: &Ctx<'_, S>,
     raw: &RawValue,
     parsed: ParsedEvent,
     received_at: EventTimestamp,
 ) -> Outcome {
-    let record = ProcessedRecord {
+    let record = processed_record(parsed, received_at);
+    let committed = ctx.store.commit_event(&record).await;
+    settle(ctx, raw, record, committed).await
+}
+
+/// What the store keeps of a valid event received at `received_at`.
+pub(crate) fn processed_record(
+    parsed: ParsedEvent,
+    received_at: EventTimestamp,
+) -> ProcessedRecord {
+    ProcessedRecord {
         event: parsed.event,
         hash: parsed.hash,
         received_at,
-    };
-    match app.store.commit_event(&record).await {
+    }
+}
+
+/// The outcome of a commit; a commit that failed keeps the event as failed (retryable).
+pub(crate) async fn settle<S: Store>(
+    ctx: &Ctx<'_, S>,
+    raw: &RawValue,
+    record: ProcessedRecord,
+    committed: Result<CommitOutcome, StoreError>,
+) -> Outcome {
+    let received_at = record.received_at;
+    match committed {
         Ok(CommitOutcome::Processed) => Outcome::Processed {
             hash: record.hash,
             event: record.event,
@@ -154,7 +191,7 @@ pub(crate) async fn commit<S: Store>(
         Err(error) => {
             let reason = storage_failure_reason(&error);
             keep(
-                app,
+                ctx,
                 raw.get(),
                 Some(record.event.client_id),
                 reason,

@@ -2,7 +2,7 @@
 //! received (its original `received_at`, without the simulated failure).
 
 use event_core::normalize_event;
-use event_http::{ApiError, App, ErrorCode, ErrorDetail, Reply};
+use event_http::{ApiError, Ctx, ErrorCode, ErrorDetail, Reply};
 use event_store::{CommitOutcome, FailedId, FailedStatus, ProcessedRecord, Store};
 use serde_json::value::RawValue;
 
@@ -10,17 +10,20 @@ use crate::outcome::{storage_failure_reason, Outcome};
 use crate::single::respond;
 
 pub(crate) async fn post<S: Store>(
-    app: &App<S>,
+    ctx: &Ctx<'_, S>,
     id: &str,
     request_id: &str,
 ) -> Result<Reply, ApiError> {
     let failed_id = FailedId(id.to_owned());
-    let record = app.store.get_failed(&failed_id).await?.ok_or_else(|| {
+    let record = ctx.store.get_failed(&failed_id).await?.ok_or_else(|| {
         ApiError::with_message(
             ErrorCode::NotFound,
             "No failed or rejected event has this id.",
         )
     })?;
+    if let Some(client) = &record.client_id {
+        ctx.caller.check_client(client)?;
+    }
     if record.status == FailedStatus::Rejected {
         return Err(ErrorCode::NotRetryable.into());
     }
@@ -49,7 +52,7 @@ pub(crate) async fn post<S: Store>(
         hash: parsed.hash,
         received_at: record.received_at,
     };
-    let outcome = match app.store.commit_retry(&processed, &failed_id).await {
+    let outcome = match ctx.store.commit_retry(&processed, &failed_id).await {
         Ok(CommitOutcome::Processed) => Outcome::Processed {
             hash: processed.hash,
             event: processed.event,
@@ -59,7 +62,7 @@ pub(crate) async fn post<S: Store>(
         },
         Err(error) => {
             let reason = storage_failure_reason(&error);
-            if let Err(error) = app.store.record_failed_attempt(&failed_id).await {
+            if let Err(error) = ctx.store.record_failed_attempt(&failed_id).await {
                 // The record still exists and stays retryable; only its count is behind.
                 tracing::warn!(%error, "failed attempt not recorded");
             }

@@ -4,14 +4,17 @@
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
 use event_http::App;
 use event_store::{
-    AggregateQuery, AggregateTotals, CommitOutcome, FailedId, FailedQuery, FailedRecord,
-    FailedStatus, MemoryStore, Page, ProcessedQuery, ProcessedRecord, Store, StoreError,
+    AggregateQuery, AggregateTotals, ClientPatterns, CommitOutcome, FailedId, FailedQuery,
+    FailedRecord, FailedStatus, HourBucket, HourlyQuery, KeyHash, KeyState, MemoryStore, Page,
+    ProcessedQuery, ProcessedRecord, Store, StoreError, Tenant, TenantId,
 };
+use futures::{stream, Stream, StreamExt};
 use lambda_http::http::StatusCode;
 
 fn batch(events: &[&str]) -> String {
@@ -155,28 +158,70 @@ async fn given_an_empty_batch_when_posted_then_400_empty_batch() {
 struct SlowStore {
     inner: MemoryStore,
     delay: Duration,
-    in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
+    in_flight: Arc<AtomicUsize>,
+    max_in_flight: Arc<AtomicUsize>,
 }
 
 impl SlowStore {
     fn new(delay: Duration) -> Self {
         SlowStore {
-            inner: MemoryStore::new(),
+            inner: memory_store(),
             delay,
-            in_flight: AtomicUsize::new(0),
-            max_in_flight: AtomicUsize::new(0),
+            in_flight: Arc::default(),
+            max_in_flight: Arc::default(),
         }
     }
 }
 
 impl Store for SlowStore {
+    fn for_tenant(&self, tenant: &TenantId) -> Self {
+        SlowStore {
+            inner: self.inner.for_tenant(tenant),
+            delay: self.delay,
+            in_flight: Arc::clone(&self.in_flight),
+            max_in_flight: Arc::clone(&self.max_in_flight),
+        }
+    }
+    async fn tenant_of_key(&self, hash: &KeyHash) -> Result<Option<TenantId>, StoreError> {
+        self.inner.tenant_of_key(hash).await
+    }
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        self.inner.get_tenant(id).await
+    }
+    async fn put_tenant(
+        &self,
+        id: &TenantId,
+        clients: &ClientPatterns,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.inner.put_tenant(id, clients, now).await
+    }
+    async fn add_key(
+        &self,
+        tenant: &TenantId,
+        hash: &KeyHash,
+        state: &KeyState,
+    ) -> Result<(), StoreError> {
+        self.inner.add_key(tenant, hash, state).await
+    }
+    async fn revoke_key(&self, tenant: &TenantId, hash: &KeyHash) -> Result<bool, StoreError> {
+        self.inner.revoke_key(tenant, hash).await
+    }
     async fn commit_event(&self, record: &ProcessedRecord) -> Result<CommitOutcome, StoreError> {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(self.delay).await;
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.inner.commit_event(record).await
+    }
+    fn commit_events<'a>(
+        &'a self,
+        records: &'a [ProcessedRecord],
+        concurrency: usize,
+    ) -> impl Stream<Item = (usize, Result<CommitOutcome, StoreError>)> + Send + 'a {
+        stream::iter(records.iter().enumerate())
+            .map(move |(index, record)| async move { (index, self.commit_event(record).await) })
+            .buffer_unordered(concurrency)
     }
     async fn commit_retry(
         &self,
@@ -205,6 +250,9 @@ impl Store for SlowStore {
     }
     async fn aggregate(&self, query: &AggregateQuery) -> Result<AggregateTotals, StoreError> {
         self.inner.aggregate(query).await
+    }
+    async fn aggregate_hourly(&self, query: &HourlyQuery) -> Result<Vec<HourBucket>, StoreError> {
+        self.inner.aggregate_hourly(query).await
     }
 }
 
@@ -270,4 +318,28 @@ async fn given_a_batch_when_answered_then_every_item_has_exactly_one_result() {
         .collect();
     assert_eq!(indexes, (0..40).collect::<Vec<u64>>());
     assert!(results.iter().all(|r| r["status"] == "processed"));
+}
+
+#[tokio::test]
+async fn given_a_batch_item_over_the_event_limit_when_posted_then_it_is_rejected_and_kept_cut() {
+    // Regression (found by hand next to the contract tests): a 500 KB item was kept whole,
+    // DynamoDB refused the 400 KB+ item, and the client was told to resend forever.
+    let app = app();
+    let big = format!(
+        r#"{{"client_id":"acme-prod","pad":"{}","payload":{{"timestamp":1795161600}}}}"#,
+        "x".repeat(500_000)
+    );
+
+    let answer = call(&app, post(&batch(&[&big, EVENT]))).await;
+
+    let item = &answer.body["results"][0];
+    assert_eq!(item["status"], "failed", "{item}");
+    assert_eq!(item["error"]["code"], "event_too_large");
+    assert_eq!(item["retryable"], false);
+    assert_eq!(answer.body["results"][1]["status"], "processed");
+    let id = FailedId(item["failed_id"].as_str().unwrap().to_owned());
+    let kept = app.store.get_failed(&id).await.unwrap().unwrap();
+    assert_eq!(kept.raw.len(), 32 * 1024);
+    assert!(kept.raw_truncated);
+    assert!(big.starts_with(&kept.raw));
 }

@@ -1,19 +1,25 @@
 //! `GET /events/failed?client_id=&limit=&cursor=` (raw bodies previewed) and
 //! `GET /events/failed/{failed_id}` (the whole raw body).
 
-use event_http::{params, ApiError, App, ErrorCode, Query, Reply};
+use event_http::{params, ApiError, Ctx, ErrorCode, Query, Reply};
 use event_store::{FailedId, FailedQuery, Store};
 use lambda_http::http::StatusCode;
 
 use crate::views::{FailedView, PageView};
 
-pub(crate) async fn list<S: Store>(app: &App<S>, query: &Query) -> Result<Reply, ApiError> {
+/// Without `client_id`: every failed record of the caller's tenant, those without a valid
+/// client id included (they belong to the tenant whose key sent them).
+pub(crate) async fn list<S: Store>(ctx: &Ctx<'_, S>, query: &Query) -> Result<Reply, ApiError> {
+    let client_id = params::optional_client_id(query)?;
+    if let Some(client) = &client_id {
+        ctx.caller.check_client(client)?;
+    }
     let store_query = FailedQuery {
-        client_id: params::optional_client_id(query)?,
+        client_id,
         limit: params::limit(query)?,
         cursor: params::cursor(query),
     };
-    let page = app.store.list_failed(&store_query).await?;
+    let page = ctx.store.list_failed(&store_query).await?;
     let body = PageView {
         items: page.items.iter().map(FailedView::preview).collect(),
         next_cursor: page.next_cursor,
@@ -21,8 +27,8 @@ pub(crate) async fn list<S: Store>(app: &App<S>, query: &Query) -> Result<Reply,
     Reply::json(StatusCode::OK, &body, "listed")
 }
 
-pub(crate) async fn one<S: Store>(app: &App<S>, id: &str) -> Result<Reply, ApiError> {
-    let record = app
+pub(crate) async fn one<S: Store>(ctx: &Ctx<'_, S>, id: &str) -> Result<Reply, ApiError> {
+    let record = ctx
         .store
         .get_failed(&FailedId(id.to_owned()))
         .await?
@@ -32,5 +38,8 @@ pub(crate) async fn one<S: Store>(app: &App<S>, id: &str) -> Result<Reply, ApiEr
                 "No failed or rejected event has this id.",
             )
         })?;
+    if let Some(client) = &record.client_id {
+        ctx.caller.check_client(client)?;
+    }
     Reply::json(StatusCode::OK, &FailedView::whole(&record), "found")
 }

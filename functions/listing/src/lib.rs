@@ -36,10 +36,11 @@ pub async fn handle<S: Store>(req: Request, app: &App<S>) -> Response<Body> {
 
 async fn route<S: Store>(req: Request, meta: RequestMeta, app: &App<S>) -> Result<Reply, ApiError> {
     let (endpoint, params) = resolve(&ROUTES, &meta)?;
+    let ctx = app.authorize(&req).await?;
     let query = Query::of(&req);
     match endpoint {
-        Endpoint::Processed => processed::list(app, &query).await,
-        Endpoint::Failed => failed::list(app, &query).await,
-        Endpoint::OneFailed => failed::one(app, params.get("failed_id").unwrap_or_default()).await,
+        Endpoint::Processed => processed::list(&ctx, &query).await,
+        Endpoint::Failed => failed::list(&ctx, &query).await,
+        Endpoint::OneFailed => failed::one(&ctx, params.get("failed_id").unwrap_or_default()).await,
     }
 }

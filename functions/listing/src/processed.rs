@@ -1,13 +1,17 @@
 //! `GET /events/processed?client_id=&from=&to=&limit=&cursor=`: newest first, paged.
 
-use event_http::{params, ApiError, App, Query, Reply};
+use event_http::{params, ApiError, Ctx, Query, Reply};
 use event_store::{ProcessedQuery, Store};
 use lambda_http::http::StatusCode;
 
 use crate::views::{PageView, ProcessedView};
 
-pub(crate) async fn list<S: Store>(app: &App<S>, query: &Query) -> Result<Reply, ApiError> {
+/// Without `client_id`: every client of the caller's tenant (its feed), and no other's.
+pub(crate) async fn list<S: Store>(ctx: &Ctx<'_, S>, query: &Query) -> Result<Reply, ApiError> {
     let client_id = params::optional_client_id(query)?;
+    if let Some(client) = &client_id {
+        ctx.caller.check_client(client)?;
+    }
     let (from, to) = params::time_range(query)?;
     let store_query = ProcessedQuery {
         client_id,
@@ -16,7 +20,7 @@ pub(crate) async fn list<S: Store>(app: &App<S>, query: &Query) -> Result<Reply,
         limit: params::limit(query)?,
         cursor: params::cursor(query),
     };
-    let page = app.store.list_processed(&store_query).await?;
+    let page = ctx.store.list_processed(&store_query).await?;
     let body = PageView {
         items: page.items.iter().map(ProcessedView::from).collect(),
         next_cursor: page.next_cursor,

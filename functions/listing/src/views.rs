@@ -87,7 +87,7 @@ impl<'a> FailedView<'a> {
                 field: record.reason.field.as_deref(),
             },
             raw,
-            raw_truncated: raw.len() < record.raw.len(),
+            raw_truncated: record.raw_truncated || raw.len() < record.raw.len(),
             received_at: &record.received_at,
             attempts: record.attempts,
             status: record.status.as_str(),

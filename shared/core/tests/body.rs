@@ -210,3 +210,28 @@ fn given_every_body_error_when_displayed_then_it_is_a_sentence() {
         assert!(message.chars().next().unwrap().is_alphabetic(), "{message}");
     }
 }
+
+#[test]
+fn given_nesting_thousands_deep_in_an_unknown_field_when_parsed_then_no_stack_overflow() {
+    // Unknown fields are skipped without building a tree; the size limits bound the depth a
+    // body can reach (16,000 in one event, ~500,000 in a batch), and none overflows the stack.
+    let now = event_core::EventTimestamp::from_unix_nanos(1_000_000_000_000_000_000).unwrap();
+    let deep = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+    let single = format!(
+        r#"{{"client_id":"a","payload":{{"timestamp":1}},"x":{}}}"#,
+        deep(16_000)
+    );
+    match parse_body(single.as_bytes()).unwrap() {
+        Body::Single(raw) => assert!(event_core::normalize_event(raw, now).is_ok()),
+        other => panic!("one event expected, got {other:?}"),
+    }
+    let batch = format!(r#"{{"events":[{{"x":{}}}]}}"#, deep(500_000));
+    if let Ok(body) = parse_body(batch.as_bytes()) {
+        for raw in body.events() {
+            assert!(
+                event_core::normalize_event(raw, now).is_err(),
+                "over 32 KiB"
+            );
+        }
+    }
+}

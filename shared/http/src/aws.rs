@@ -19,6 +19,14 @@ where
 {
     init_tracing();
     let config = Config::from_env()?;
+    if !config.auth.enabled {
+        tracing::warn!(
+            tenant = %config.store.tenant,
+            "AUTH=off: EVERY REQUEST IS SERVED WITHOUT AN API KEY, as tenant {} owning every \
+             client id. For local experiments only; never deploy this.",
+            config.store.tenant
+        );
+    }
     let store = connect_store(&config).await;
     // One app for the life of the process; leaking it lets each invocation borrow it.
     let app: &'static App<DynamoStore> = Box::leak(Box::new(App::new(store, config)));

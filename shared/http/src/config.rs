@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use event_store::StoreConfig;
 
+use crate::AuthConfig;
+
 /// Everything a function is told by its deployment. Built once per cold start: a bad
 /// setting stops the function before it answers anything, rather than on some request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +21,9 @@ pub struct Config {
     pub batch_deadline: Duration,
     /// `BATCH_CONCURRENCY`, default 16: commits in flight at once for one batch.
     pub batch_concurrency: usize,
+    /// `AUTH` (on, the default; off only for local experiments) and `AUTH_CACHE_SECONDS`
+    /// (default 60).
+    pub auth: AuthConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +46,7 @@ impl Default for Config {
             allow_simulated_failure: true,
             batch_deadline: Duration::from_millis(20_000),
             batch_concurrency: 16,
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -71,6 +77,22 @@ impl Config {
             )?)),
             batch_concurrency: parse_count("BATCH_CONCURRENCY", get("BATCH_CONCURRENCY"), 16)?
                 as usize,
+            auth: AuthConfig {
+                enabled: parse_bool("AUTH", get("AUTH"), true)?,
+                cache_ttl: match get("AUTH_CACHE_SECONDS") {
+                    None => defaults.auth.cache_ttl,
+                    Some(text) => match text.trim().parse::<u32>() {
+                        Ok(seconds) => Duration::from_secs(u64::from(seconds)),
+                        Err(_) => {
+                            return Err(ConfigError::Invalid {
+                                name: "AUTH_CACHE_SECONDS",
+                                value: text,
+                                expected: "a whole number of seconds (0: no cache)",
+                            })
+                        }
+                    },
+                },
+            },
         })
     }
 }
@@ -142,8 +164,12 @@ mod tests {
             ("ALLOW_SIMULATED_FAILURE", "false"),
             ("BATCH_DEADLINE_MS", "1500"),
             ("BATCH_CONCURRENCY", "4"),
+            ("AUTH", "off"),
+            ("AUTH_CACHE_SECONDS", "0"),
         ]))
         .unwrap();
+        assert!(!config.auth.enabled);
+        assert_eq!(config.auth.cache_ttl, Duration::ZERO);
         assert_eq!(config.store.table_name, "t1");
         assert_eq!(config.store.tenant, "acme");
         assert_eq!(config.store.event_shards, 8);

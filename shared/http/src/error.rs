@@ -162,11 +162,17 @@ impl ApiError {
         }
     }
 
-    pub fn detail(&self, request_id: &str) -> ErrorDetail {
-        ErrorDetail::new(self.code(), self.message(), self.field()).with_request_id(request_id)
+    /// The `error` object without a request id (a batch item: the request id is the batch's).
+    pub fn detail_without_request(&self) -> ErrorDetail {
+        ErrorDetail::new(self.code(), self.message(), self.field())
     }
 
-    /// The error body with its status, plus `Retry-After` on 503 and `Allow` on 405.
+    pub fn detail(&self, request_id: &str) -> ErrorDetail {
+        self.detail_without_request().with_request_id(request_id)
+    }
+
+    /// The error body with its status, plus `Retry-After` on 503, `WWW-Authenticate` on 401
+    /// and `Allow` on 405.
     pub fn into_response(self, request_id: &str) -> Response<Body> {
         #[derive(Serialize)]
         struct Envelope {
@@ -188,6 +194,12 @@ impl ApiError {
         let headers = response.headers_mut();
         if self.status() == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
+        if self.status() == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer realm="event-ingest""#),
+            );
         }
         if let ApiError::MethodNotAllowed { allow, .. } = &self {
             if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {

@@ -2,6 +2,7 @@
 //! metadata, routing and logging. The one place where errors become status codes.
 
 pub mod app;
+pub mod auth;
 pub mod aws;
 pub mod config;
 pub mod error;
@@ -15,7 +16,8 @@ pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
-pub use app::{system_now, App, Clock};
+pub use app::{system_now, App, Clock, Ctx};
+pub use auth::{AuthConfig, Caller};
 pub use config::{Config, ConfigError};
 pub use error::{ApiError, ErrorDetail};
 pub use request::{body_bytes, request_id, Query, RequestMeta};

@@ -49,6 +49,44 @@ pub fn time_range(
     Ok((from, to))
 }
 
+/// The longest hourly series: 31 days.
+pub const MAX_HOURLY_HOURS: i64 = 31 * 24;
+
+/// `from` and `to` of an hourly series: both required, on whole hours, `to` later than
+/// `from` by at most 31 days.
+pub fn hourly_range(query: &Query) -> Result<(EventTimestamp, EventTimestamp), ApiError> {
+    const HOUR_NS: i64 = 3_600_000_000_000;
+    let required = |name: &'static str| -> Result<EventTimestamp, ApiError> {
+        let at = bound(query, name)?.ok_or_else(|| ApiError::Code {
+            code: ErrorCode::InvalidRange,
+            field: Some(name),
+            message: Some(format!("{name} is required for an hourly series.")),
+        })?;
+        if at.unix_nanos() % HOUR_NS != 0 {
+            return Err(ApiError::Code {
+                code: ErrorCode::InvalidRange,
+                field: Some(name),
+                message: Some(format!(
+                    "{name} must be on a whole hour (such as 2026-11-20T08:00:00Z)."
+                )),
+            });
+        }
+        Ok(at)
+    };
+    let (from, to) = (required("from")?, required("to")?);
+    if to <= from {
+        return Err(ApiError::about(ErrorCode::InvalidRange, "to"));
+    }
+    if (to.unix_nanos() - from.unix_nanos()) / HOUR_NS > MAX_HOURLY_HOURS {
+        return Err(ApiError::Code {
+            code: ErrorCode::InvalidRange,
+            field: Some("to"),
+            message: Some("An hourly series spans at most 31 days (744 hours).".to_owned()),
+        });
+    }
+    Ok((from, to))
+}
+
 fn bound(query: &Query, name: &'static str) -> Result<Option<EventTimestamp>, ApiError> {
     query
         .get(name)

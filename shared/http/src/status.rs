@@ -14,6 +14,10 @@ pub enum ErrorCode {
     InvalidLimit,
     InvalidRange,
     InvalidCursor,
+    /// No API key, or one that is malformed, unknown, revoked or expired.
+    Unauthorized,
+    /// A client id the caller's tenant does not own.
+    ClientNotAllowed,
     /// `simulateFailure: true` where the deployment does not honour it.
     SimulateFailureDisabled,
     NotFound,
@@ -39,6 +43,8 @@ impl ErrorCode {
             ErrorCode::InvalidLimit => "invalid_limit",
             ErrorCode::InvalidRange => "invalid_range",
             ErrorCode::InvalidCursor => "invalid_cursor",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::ClientNotAllowed => "client_not_allowed",
             ErrorCode::SimulateFailureDisabled => "simulate_failure_disabled",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
@@ -58,6 +64,8 @@ impl ErrorCode {
             | ErrorCode::InvalidRange
             | ErrorCode::InvalidCursor
             | ErrorCode::SimulateFailureDisabled => StatusCode::BAD_REQUEST,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::ClientNotAllowed => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::NotRetryable => StatusCode::CONFLICT,
@@ -81,6 +89,10 @@ impl ErrorCode {
             ErrorCode::InvalidCursor => {
                 "The cursor does not belong to this query; start again without a cursor."
             }
+            ErrorCode::Unauthorized => {
+                "An API key is required; send it in the x-api-key header or as Authorization: Bearer <key>."
+            }
+            ErrorCode::ClientNotAllowed => "This API key's tenant does not own this client_id.",
             ErrorCode::SimulateFailureDisabled => {
                 "simulateFailure is disabled in this deployment; send the event without it."
             }
@@ -133,6 +145,8 @@ pub enum EventStatus {
     Failed,
     /// Not counted and not kept: resend.
     Unavailable,
+    /// Not the caller's to send (a client id its tenant does not own): nothing written.
+    Refused,
 }
 
 impl EventStatus {
@@ -143,6 +157,7 @@ impl EventStatus {
             EventStatus::Rejected => StatusCode::UNPROCESSABLE_ENTITY,
             EventStatus::Failed => StatusCode::INTERNAL_SERVER_ERROR,
             EventStatus::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            EventStatus::Refused => StatusCode::FORBIDDEN,
         }
     }
 
@@ -151,7 +166,7 @@ impl EventStatus {
         match self {
             EventStatus::Processed => "processed",
             EventStatus::Duplicate => "duplicate",
-            EventStatus::Rejected | EventStatus::Failed => "failed",
+            EventStatus::Rejected | EventStatus::Failed | EventStatus::Refused => "failed",
             EventStatus::Unavailable => "unavailable",
         }
     }
@@ -159,6 +174,7 @@ impl EventStatus {
     pub const fn label(self) -> &'static str {
         match self {
             EventStatus::Rejected => "rejected",
+            EventStatus::Refused => "refused",
             other => other.wire_name(),
         }
     }
@@ -168,8 +184,10 @@ impl EventStatus {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorCode; 13] = [
+    const ALL: [ErrorCode; 15] = [
         ErrorCode::MissingClientId,
+        ErrorCode::Unauthorized,
+        ErrorCode::ClientNotAllowed,
         ErrorCode::InvalidLimit,
         ErrorCode::InvalidRange,
         ErrorCode::InvalidCursor,

@@ -31,6 +31,7 @@ macro_rules! request_span {
             request_id = %$meta.request_id,
             method = %$meta.method,
             path = %$meta.path(),
+            tenant = ::tracing::field::Empty,
             client_id = ::tracing::field::Empty,
             event_hash = ::tracing::field::Empty,
         )

@@ -1,13 +1,16 @@
 //! What the functions' handler tests share (feature `test-support`): a pinned clock, an app on
-//! `MemoryStore`, API Gateway fixture requests, answers as JSON, seeded events and a store
-//! that always fails.
+//! `MemoryStore` whose tenant `default` owns every client id and holds `TEST_KEY` (the key
+//! every fixture request carries), more tenants with keys, API Gateway fixture requests,
+//! answers as JSON, seeded events and a store that always fails.
 
 use std::path::Path;
 
 use event_core::{normalize_event, EventTimestamp};
+use event_store::tenancy::ApiKey;
 use event_store::{
-    AggregateQuery, AggregateTotals, CommitOutcome, FailedId, FailedQuery, FailedRecord,
-    MemoryStore, Page, ProcessedQuery, ProcessedRecord, Store, StoreError,
+    AggregateQuery, AggregateTotals, ClientPatterns, CommitOutcome, FailedId, FailedQuery,
+    FailedRecord, HourBucket, HourlyQuery, KeyHash, KeyState, MemoryStore, Page, ProcessedQuery,
+    ProcessedRecord, Store, StoreError, Tenant, TenantId,
 };
 use lambda_http::http::{HeaderMap, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -23,9 +26,36 @@ pub fn fixed_now() -> EventTimestamp {
     EventTimestamp::from_unix_nanos(NOW_NANOS).expect("NOW_NANOS is a valid time")
 }
 
-/// An app on an empty `MemoryStore` whose clock reads `fixed_now()`.
+/// The key of tenant `default` (owning every client id) that every fixture request carries
+/// in `x-api-key`.
+pub const TEST_KEY: &str = "eik_handlerTestKeyAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+/// An app on an empty `MemoryStore` (tenant `default` with `TEST_KEY`) whose clock reads
+/// `fixed_now()`.
 pub fn app_with(config: Config) -> App<MemoryStore> {
-    App::new(MemoryStore::new(), config).with_clock(fixed_now)
+    App::new(memory_store(), config).with_clock(fixed_now)
+}
+
+/// An empty `MemoryStore` whose tenant `default` owns every client id and holds `TEST_KEY`.
+pub fn memory_store() -> MemoryStore {
+    let store = MemoryStore::new();
+    store.add_tenant_key(
+        &TenantId::default(),
+        ClientPatterns::all(),
+        KeyHash::of(TEST_KEY),
+    );
+    store
+}
+
+/// Tenant `tenant` owning `clients` (`acme-*,beta`), with a new key: returns the key.
+pub fn add_tenant(store: &MemoryStore, tenant: &str, clients: &str) -> String {
+    let key = ApiKey::generate().expect("the OS has randomness");
+    store.add_tenant_key(
+        &TenantId::parse(tenant).expect("a valid tenant name"),
+        ClientPatterns::parse(clients, true).expect("valid client patterns"),
+        key.hash(),
+    );
+    key.as_str().to_owned()
 }
 
 pub fn app() -> App<MemoryStore> {
@@ -54,6 +84,24 @@ pub fn fixture_request(
     let mut event = fixture(dir, name);
     edit(&mut event);
     request_from(&event)
+}
+
+/// Sets header `name` of a fixture event (REST v1 or HTTP API v2) to `value`, or removes it.
+pub fn set_header(event: &mut Value, name: &str, value: Option<&str>) {
+    for map in ["headers", "multiValueHeaders"] {
+        let Some(headers) = event.get_mut(map).and_then(Value::as_object_mut) else {
+            continue;
+        };
+        headers.retain(|key, _| !key.eq_ignore_ascii_case(name));
+        if let (Some(value), "headers") = (value, map) {
+            headers.insert(name.to_owned(), Value::from(value));
+        }
+    }
+}
+
+/// A fixture event's `x-api-key` replaced by `key` (or removed).
+pub fn with_key(event: &mut Value, key: Option<&str>) {
+    set_header(event, "x-api-key", key);
 }
 
 /// What a handler answered: status, headers and the JSON body.
@@ -99,9 +147,46 @@ impl FailingStore {
     }
 }
 
+/// Authentication works (tenant `default` with `TEST_KEY`); everything else fails.
 impl Store for FailingStore {
+    fn for_tenant(&self, _: &TenantId) -> Self {
+        FailingStore(self.0)
+    }
+    async fn tenant_of_key(&self, hash: &KeyHash) -> Result<Option<TenantId>, StoreError> {
+        Ok((*hash == KeyHash::of(TEST_KEY)).then(TenantId::default))
+    }
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        let state = KeyState {
+            label: "test".to_owned(),
+            created_at: 0,
+            expires_at: None,
+            revoked: false,
+        };
+        Ok((*id == TenantId::default()).then(|| Tenant {
+            id: id.clone(),
+            clients: ClientPatterns::all(),
+            created_at: 0,
+            keys: [(KeyHash::of(TEST_KEY), state)].into(),
+        }))
+    }
+    async fn put_tenant(&self, _: &TenantId, _: &ClientPatterns, _: i64) -> Result<(), StoreError> {
+        Err((self.0)())
+    }
+    async fn add_key(&self, _: &TenantId, _: &KeyHash, _: &KeyState) -> Result<(), StoreError> {
+        Err((self.0)())
+    }
+    async fn revoke_key(&self, _: &TenantId, _: &KeyHash) -> Result<bool, StoreError> {
+        Err((self.0)())
+    }
     async fn commit_event(&self, _: &ProcessedRecord) -> Result<CommitOutcome, StoreError> {
         Err((self.0)())
+    }
+    fn commit_events<'a>(
+        &'a self,
+        records: &'a [ProcessedRecord],
+        _: usize,
+    ) -> impl futures::Stream<Item = (usize, Result<CommitOutcome, StoreError>)> + Send + 'a {
+        futures::stream::iter((0..records.len()).map(|index| (index, Err((self.0)()))))
     }
     async fn commit_retry(
         &self,
@@ -129,6 +214,9 @@ impl Store for FailingStore {
         Err((self.0)())
     }
     async fn aggregate(&self, _: &AggregateQuery) -> Result<AggregateTotals, StoreError> {
+        Err((self.0)())
+    }
+    async fn aggregate_hourly(&self, _: &HourlyQuery) -> Result<Vec<HourBucket>, StoreError> {
         Err((self.0)())
     }
 }

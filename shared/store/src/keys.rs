@@ -4,7 +4,21 @@
 use event_core::{ClientId, EventHash, EventTimestamp, Metric};
 
 use crate::failed_id::FailedIdParts;
+use crate::tenancy::{KeyHash, TenantId};
 use crate::FailedId;
+
+/// A tenant's own item (client patterns, keys): `T#{t}` / `TENANT`.
+pub fn tenant_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}")
+}
+pub const TENANT_SK: &str = "TENANT";
+
+/// An API key's pointer to its tenant: `K#{sha256 of the key}` / `KEY` (not under a tenant:
+/// the key is all a request brings).
+pub fn key_pk(hash: &KeyHash) -> String {
+    format!("K#{}", hash.as_str())
+}
+pub const KEY_SK: &str = "KEY";
 
 /// Processed event: `T#{t}#E#{client_id}#{k}`.
 pub fn event_pk(tenant: &str, client: &ClientId, k: u32) -> String {

@@ -14,25 +14,79 @@ mod memory;
 mod model;
 #[cfg(feature = "scenarios")]
 pub mod scenarios;
+pub mod tenancy;
 
 pub use config::{ConfigError, RetryBudget, StoreConfig};
 pub use dynamo::{DynamoStore, StoreStats};
 pub use failed_id::{new_failed_id, FailedIdParts};
 pub use memory::MemoryStore;
 pub use model::*;
+pub use tenancy::{ClientPattern, ClientPatterns, KeyHash, KeyState, Tenant, TenantId};
 
 use std::future::Future;
+
+use futures::Stream;
 
 /// Everything the functions ask of storage. Every method is one logical operation;
 /// implementations retry transient faults (throttling, transaction conflicts) inside
 /// a bounded budget and report `StoreError::Unavailable` once it is spent.
 pub trait Store: Send + Sync + 'static {
+    /// The same store, reading and writing only `tenant`'s items (cheap: shares the client).
+    fn for_tenant(&self, tenant: &TenantId) -> Self
+    where
+        Self: Sized;
+
+    /// The tenant an API key (by its hash) belongs to, if the key was ever registered.
+    fn tenant_of_key(
+        &self,
+        hash: &KeyHash,
+    ) -> impl Future<Output = Result<Option<TenantId>, StoreError>> + Send;
+
+    /// A tenant with its client patterns and the state of its keys.
+    fn get_tenant(
+        &self,
+        id: &TenantId,
+    ) -> impl Future<Output = Result<Option<Tenant>, StoreError>> + Send;
+
+    /// Create a tenant, or replace its client patterns (its keys stay). `now`: unix seconds.
+    fn put_tenant(
+        &self,
+        id: &TenantId,
+        clients: &ClientPatterns,
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Register a key (by hash) for an existing tenant.
+    fn add_key(
+        &self,
+        tenant: &TenantId,
+        hash: &KeyHash,
+        state: &KeyState,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Revoke a tenant's key; `false` when the tenant has no such key.
+    fn revoke_key(
+        &self,
+        tenant: &TenantId,
+        hash: &KeyHash,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Commit a valid event: one atomic step that stores it (unless its key already
     /// exists) and adds it to its hourly aggregates. `Duplicate` means nothing changed.
     fn commit_event(
         &self,
         record: &ProcessedRecord,
     ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
+
+    /// Commit many distinct valid events with as few atomic steps as the data model allows
+    /// (DynamoDB: one transaction per client and hour, up to 100 items), at most
+    /// `concurrency` at once. Yields one `(index, outcome)` per record as soon as its step
+    /// ended, in no particular order; each outcome means what `commit_event`'s would.
+    fn commit_events<'a>(
+        &'a self,
+        records: &'a [ProcessedRecord],
+        concurrency: usize,
+    ) -> impl Stream<Item = (usize, Result<CommitOutcome, StoreError>)> + Send + 'a;
 
     /// Like `commit_event`, and in the same atomic step marks failed record `retry_of`
     /// as `retried`. A duplicate still marks it `retried` (afterwards).
@@ -73,4 +127,10 @@ pub trait Store: Send + Sync + 'static {
         &self,
         query: &AggregateQuery,
     ) -> impl Future<Output = Result<AggregateTotals, StoreError>> + Send;
+
+    /// One bucket per hour of the query's range, from the hourly aggregate items only.
+    fn aggregate_hourly(
+        &self,
+        query: &HourlyQuery,
+    ) -> impl Future<Output = Result<Vec<HourBucket>, StoreError>> + Send;
 }

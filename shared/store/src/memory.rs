@@ -5,19 +5,22 @@
 //! the table's own sort keys), opaque cursors checked against their query, and the same
 //! errors. Faults can be injected so handlers can be tested on the unhappy paths.
 
-use std::collections::BTreeMap;
-use std::ops::Bound;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::{Bound, Deref, DerefMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use event_core::{AmountSum, ClientId, EventTimestamp, Metric};
+use futures::{stream, Stream, StreamExt};
 
 use crate::cursor::{Cursor, Fingerprint, Position};
 use crate::hours::{AggregatePlan, Totals, HOUR_NS};
 use crate::keys::{self, SkRange};
+use crate::tenancy::{ClientPatterns, KeyHash, KeyState, Tenant, TenantId};
 use crate::{
     AggregateQuery, AggregateTotals, CommitOutcome, FailedId, FailedQuery, FailedRecord,
-    FailedStatus, Page, ProcessedQuery, ProcessedRecord, Store, StoreConfig, StoreError,
+    FailedStatus, HourBucket, HourlyQuery, Page, ProcessedQuery, ProcessedRecord, Store,
+    StoreConfig, StoreError,
 };
 
 /// Hourly aggregate key: client, metric (`None` = all metrics), hour start (ns).
@@ -32,11 +35,43 @@ struct Tables {
     failed: BTreeMap<String, FailedRecord>,
 }
 
-pub struct MemoryStore {
-    config: StoreConfig,
-    tables: Mutex<Tables>,
+/// Every tenant's tables, like the one DynamoDB table whose keys all start with the tenant.
+#[derive(Default)]
+struct Shared {
+    tables: Mutex<HashMap<String, Tables>>,
+    tenants: Mutex<HashMap<TenantId, Tenant>>,
+    /// Key hash -> tenant (the `K#` pointer items).
+    key_owners: Mutex<HashMap<KeyHash, TenantId>>,
     failing_commits: AtomicUsize,
     failing_failed_writes: AtomicUsize,
+}
+
+/// A handle on the shared state, scoped to one tenant (`for_tenant` makes another handle on
+/// the same state, as DynamoStore's do on the same table).
+pub struct MemoryStore {
+    config: StoreConfig,
+    tenant: String,
+    shared: Arc<Shared>,
+}
+
+/// One tenant's tables, locked.
+struct Locked<'a> {
+    guard: MutexGuard<'a, HashMap<String, Tables>>,
+    tenant: &'a str,
+}
+
+impl Deref for Locked<'_> {
+    type Target = Tables;
+    fn deref(&self) -> &Tables {
+        // `lock` inserted the entry before handing out the guard.
+        &self.guard[self.tenant]
+    }
+}
+
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Tables {
+        self.guard.entry(self.tenant.to_owned()).or_default()
+    }
 }
 
 impl Default for MemoryStore {
@@ -52,10 +87,9 @@ impl MemoryStore {
 
     pub fn with_config(config: StoreConfig) -> Self {
         MemoryStore {
+            tenant: config.tenant.clone(),
             config,
-            tables: Mutex::new(Tables::default()),
-            failing_commits: AtomicUsize::new(0),
-            failing_failed_writes: AtomicUsize::new(0),
+            shared: Arc::default(),
         }
     }
 
@@ -63,30 +97,57 @@ impl MemoryStore {
         &self.config
     }
 
+    /// A tenant owning `clients`, with one usable key (by hash): what the `admin` tool does,
+    /// without awaiting, for test set-ups.
+    pub fn add_tenant_key(&self, tenant: &TenantId, clients: ClientPatterns, hash: KeyHash) {
+        lock(&self.shared.key_owners).insert(hash.clone(), tenant.clone());
+        let mut tenants = lock(&self.shared.tenants);
+        let record = tenants.entry(tenant.clone()).or_insert_with(|| Tenant {
+            id: tenant.clone(),
+            clients: clients.clone(),
+            created_at: 0,
+            keys: BTreeMap::new(),
+        });
+        record.clients = clients;
+        record.keys.insert(
+            hash,
+            KeyState {
+                label: "test".to_owned(),
+                created_at: 0,
+                expires_at: None,
+                revoked: false,
+            },
+        );
+    }
+
     /// The next `n` calls of `commit_event` / `commit_retry` fail with `Unavailable` and
     /// change nothing (as when DynamoDB stays throttled past the retry budget).
     pub fn fail_next_commits(&self, n: usize) {
-        self.failing_commits.store(n, Ordering::SeqCst);
+        self.shared.failing_commits.store(n, Ordering::SeqCst);
     }
 
     /// The next `n` calls of `put_failed` fail with `Unavailable` and change nothing.
     pub fn fail_next_failed_writes(&self, n: usize) {
-        self.failing_failed_writes.store(n, Ordering::SeqCst);
+        self.shared.failing_failed_writes.store(n, Ordering::SeqCst);
     }
 
-    /// Every processed record, newest first (test assertions).
+    /// Every processed record of this handle's tenant, newest first (test assertions).
     pub fn processed_records(&self) -> Vec<ProcessedRecord> {
         self.lock().processed.values().rev().cloned().collect()
     }
 
-    /// Every failed record, newest first (test assertions).
+    /// Every failed record of this handle's tenant, newest first (test assertions).
     pub fn failed_records(&self) -> Vec<FailedRecord> {
         self.lock().failed.values().rev().cloned().collect()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
-        // A panic in another test thread must not hide this store's state.
-        self.tables.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> Locked<'_> {
+        let mut guard = lock(&self.shared.tables);
+        guard.entry(self.tenant.clone()).or_default();
+        Locked {
+            guard,
+            tenant: &self.tenant,
+        }
     }
 
     fn fault(counter: &AtomicUsize) -> Result<(), StoreError> {
@@ -137,6 +198,11 @@ impl Tables {
             failed.attempts += 1;
         }
     }
+}
+
+/// A panic in another test thread must not hide the store's state.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn clamp_limit(limit: u32) -> usize {
@@ -202,9 +268,79 @@ fn page<T: Clone>(
 }
 
 impl Store for MemoryStore {
+    fn for_tenant(&self, tenant: &TenantId) -> Self {
+        MemoryStore {
+            config: self.config.clone(),
+            tenant: tenant.as_str().to_owned(),
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    async fn tenant_of_key(&self, hash: &KeyHash) -> Result<Option<TenantId>, StoreError> {
+        Ok(lock(&self.shared.key_owners).get(hash).cloned())
+    }
+
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        Ok(lock(&self.shared.tenants).get(id).cloned())
+    }
+
+    async fn put_tenant(
+        &self,
+        id: &TenantId,
+        clients: &ClientPatterns,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        lock(&self.shared.tenants)
+            .entry(id.clone())
+            .and_modify(|tenant| tenant.clients = clients.clone())
+            .or_insert_with(|| Tenant {
+                id: id.clone(),
+                clients: clients.clone(),
+                created_at: now,
+                keys: BTreeMap::new(),
+            });
+        Ok(())
+    }
+
+    async fn add_key(
+        &self,
+        tenant: &TenantId,
+        hash: &KeyHash,
+        state: &KeyState,
+    ) -> Result<(), StoreError> {
+        let mut tenants = lock(&self.shared.tenants);
+        let mut owners = lock(&self.shared.key_owners);
+        let Some(record) = tenants.get_mut(tenant) else {
+            return Err(StoreError::Internal(format!("no tenant {tenant}")));
+        };
+        if owners.contains_key(hash) {
+            return Err(StoreError::Internal("key already registered".to_owned()));
+        }
+        owners.insert(hash.clone(), tenant.clone());
+        record.keys.insert(hash.clone(), state.clone());
+        Ok(())
+    }
+
+    async fn revoke_key(&self, tenant: &TenantId, hash: &KeyHash) -> Result<bool, StoreError> {
+        let mut tenants = lock(&self.shared.tenants);
+        let state = tenants
+            .get_mut(tenant)
+            .and_then(|record| record.keys.get_mut(hash));
+        Ok(state.map(|state| state.revoked = true).is_some())
+    }
+
     async fn commit_event(&self, record: &ProcessedRecord) -> Result<CommitOutcome, StoreError> {
-        Self::fault(&self.failing_commits)?;
+        Self::fault(&self.shared.failing_commits)?;
         self.lock().commit(record)
+    }
+
+    fn commit_events<'a>(
+        &'a self,
+        records: &'a [ProcessedRecord],
+        _concurrency: usize,
+    ) -> impl Stream<Item = (usize, Result<CommitOutcome, StoreError>)> + Send + 'a {
+        stream::iter(records.iter().enumerate())
+            .then(move |(index, record)| async move { (index, self.commit_event(record).await) })
     }
 
     async fn commit_retry(
@@ -212,7 +348,7 @@ impl Store for MemoryStore {
         record: &ProcessedRecord,
         retry_of: &FailedId,
     ) -> Result<CommitOutcome, StoreError> {
-        Self::fault(&self.failing_commits)?;
+        Self::fault(&self.shared.failing_commits)?;
         let mut tables = self.lock();
         let failed_sk = Self::failed_sk(retry_of)
             .filter(|sk| tables.failed.contains_key(sk))
@@ -223,7 +359,7 @@ impl Store for MemoryStore {
     }
 
     async fn put_failed(&self, record: &FailedRecord) -> Result<(), StoreError> {
-        Self::fault(&self.failing_failed_writes)?;
+        Self::fault(&self.shared.failing_failed_writes)?;
         let sk = Self::failed_sk(&record.failed_id).ok_or_else(|| {
             StoreError::Internal(format!("malformed failed id {:?}", record.failed_id.0))
         })?;
@@ -264,7 +400,7 @@ impl Store for MemoryStore {
         let client = query.client_id.as_ref().map(ClientId::as_str);
         let fingerprint = Fingerprint::of(&[
             "memory-processed",
-            &self.config.tenant,
+            &self.tenant,
             client.unwrap_or("*"),
             &bound_text(query.from),
             &bound_text(query.to),
@@ -284,7 +420,7 @@ impl Store for MemoryStore {
         let client = query.client_id.as_ref();
         let fingerprint = Fingerprint::of(&[
             "memory-failed",
-            &self.config.tenant,
+            &self.tenant,
             client.map_or("*", ClientId::as_str),
         ]);
         let tables = self.lock();
@@ -296,6 +432,23 @@ impl Store for MemoryStore {
             query.limit,
             |record| client.is_none_or(|c| record.client_id.as_ref() == Some(c)),
         )
+    }
+
+    async fn aggregate_hourly(&self, query: &HourlyQuery) -> Result<Vec<HourBucket>, StoreError> {
+        let tables = self.lock();
+        Ok(query
+            .hours()
+            .into_iter()
+            .map(|hour| {
+                let key = (
+                    query.client_id.clone(),
+                    query.metric.clone(),
+                    hour.unix_nanos(),
+                );
+                let (count, total) = tables.hourly.get(&key).copied().unwrap_or_default();
+                HourBucket { hour, count, total }
+            })
+            .collect())
     }
 
     async fn aggregate(&self, query: &AggregateQuery) -> Result<AggregateTotals, StoreError> {

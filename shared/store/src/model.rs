@@ -55,8 +55,11 @@ pub struct FailedRecord {
     pub failed_id: FailedId,
     pub client_id: Option<ClientId>,
     pub reason: FailureReason,
-    /// The event's body exactly as received (the whole of it).
+    /// The event's body exactly as received: the whole of it, or, for an event over the
+    /// size limit, its first `MAX_EVENT_BYTES` (then `raw_truncated`), so the record always
+    /// fits in one DynamoDB item.
     pub raw: String,
+    pub raw_truncated: bool,
     pub received_at: EventTimestamp,
     pub attempts: u32,
     pub status: FailedStatus,
@@ -94,13 +97,42 @@ pub struct AggregateQuery {
     pub metric: Option<Metric>,
 }
 
+/// One client's hours `[from, to)`, both on whole hours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourlyQuery {
+    pub client_id: ClientId,
+    pub from: EventTimestamp,
+    pub to: EventTimestamp,
+    pub metric: Option<Metric>,
+}
+
+impl HourlyQuery {
+    /// The start of every hour of the range, in order.
+    pub fn hours(&self) -> Vec<EventTimestamp> {
+        const HOUR_NS: i64 = 3_600_000_000_000;
+        let first = self.from.floor_hour().unix_nanos();
+        (first..self.to.unix_nanos())
+            .step_by(HOUR_NS as usize)
+            .filter_map(EventTimestamp::from_unix_nanos)
+            .collect()
+    }
+}
+
+/// The count and exact total of one hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HourBucket {
+    pub hour: EventTimestamp,
+    pub count: u64,
+    pub total: AmountSum,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AggregateTotals {
     pub count: u64,
     pub total: AmountSum,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// Throttled, timed out, or conflicting past the retry budget: the caller may retry.
     #[error("storage unavailable: {0}")]

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 
 use crate::{
     new_failed_id, AggregateQuery, AggregateTotals, CommitOutcome, FailedId, FailedQuery,
-    FailedRecord, FailedStatus, FailureReason, Page, ProcessedQuery, ProcessedRecord, Store,
-    StoreError,
+    FailedRecord, FailedStatus, FailureReason, HourlyQuery, Page, ProcessedQuery, ProcessedRecord,
+    Store, StoreError,
 };
 use chrono::{DateTime, FixedOffset};
 use event_core::{normalize_event, AmountSum, ClientId, EventTimestamp, Metric};
@@ -246,6 +246,7 @@ pub async fn a_failed_event_is_retried_once<S: Store>(store: &S, shards: u32) {
             field: None,
         },
         raw: raw.to_owned(),
+        raw_truncated: false,
         received_at: received,
         attempts: 1,
         status: FailedStatus::Failed,
@@ -534,6 +535,176 @@ pub async fn aggregates_equal_the_listed_events<S: Store>(store: &S, seed: u64, 
     }
 }
 
+/// `records` committed with `commit_events`; the outcome of each, in the records' order.
+pub async fn commit_batch<S: Store>(store: &S, records: &[ProcessedRecord]) -> Vec<CommitOutcome> {
+    let mut outcomes = vec![None; records.len()];
+    let mut results = std::pin::pin!(store.commit_events(records, 8));
+    while let Some((index, result)) = futures::StreamExt::next(&mut results).await {
+        assert!(outcomes[index].is_none(), "one result per record");
+        outcomes[index] = Some(result.expect("batch commit"));
+    }
+    outcomes
+        .into_iter()
+        .map(|outcome| outcome.expect("a result for every record"))
+        .collect()
+}
+
+/// Every client's aggregate over all time equals the sum of `records` of that client, and
+/// its listing holds exactly them.
+pub async fn counts_equal<S: Store>(store: &S, records: &[ProcessedRecord]) {
+    let clients: HashSet<&ClientId> = records.iter().map(|r| &r.event.client_id).collect();
+    for client in clients {
+        let mine: Vec<&ProcessedRecord> = records
+            .iter()
+            .filter(|r| r.event.client_id == *client)
+            .collect();
+        assert_eq!(
+            aggregate(store, client, None, None, None).await,
+            sum(&mine),
+            "{client:?}"
+        );
+        let listed = walk_processed(
+            store,
+            Some(client),
+            None,
+            None,
+            &mut fastrand::Rng::new(),
+            500,
+        )
+        .await;
+        assert_eq!(listed.len(), mine.len(), "{client:?} listed once each");
+    }
+}
+
+/// GIVEN 500 events over many clients, hours and metrics, some already committed one by one
+/// WHEN committed as one batch THEN exactly the earlier ones are duplicates, and every client's
+/// aggregate and listing equal its events, counted once.
+pub async fn a_batch_over_many_clients_and_hours_counts_each_event_once<S: Store>(
+    store: &S,
+    seed: u64,
+) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let records: Vec<ProcessedRecord> = (0..500)
+        .map(|i| {
+            let client = ["acme", "beta", "gamma", "delta", "eps"][rng.usize(..5)];
+            let metric = ["purchase", "refund", "view"][rng.usize(..3)];
+            let amount = format!("{}.{:02}", rng.i64(-20..200), rng.u8(..100));
+            event(client, metric, &amount, BASE + rng.i64(0..9 * HOUR), i)
+        })
+        .collect();
+    let earlier: HashSet<usize> = (0..records.len()).filter(|i| i % 7 == 0).collect();
+    for &i in &earlier {
+        assert_eq!(
+            store.commit_event(&records[i]).await.unwrap(),
+            CommitOutcome::Processed
+        );
+    }
+
+    let outcomes = commit_batch(store, &records).await;
+
+    for (i, outcome) in outcomes.iter().enumerate() {
+        let expected = if earlier.contains(&i) {
+            CommitOutcome::Duplicate
+        } else {
+            CommitOutcome::Processed
+        };
+        assert_eq!(*outcome, expected, "record {i}");
+    }
+    counts_equal(store, &records).await;
+}
+
+/// GIVEN two batches that share half their events WHEN committed at the same time THEN each
+/// shared event is processed by exactly one of them and a duplicate in the other, and the
+/// counts are exact.
+pub async fn overlapping_concurrent_batches_count_each_event_once<S: Store>(store: &S) {
+    let records: Vec<ProcessedRecord> = (0..150)
+        .map(|i| event("acme", "purchase", "1.25", BASE + (i as i64 % 3) * HOUR, i))
+        .collect();
+    let first = &records[..100];
+    let second = &records[50..];
+
+    let (a, b) = futures::join!(commit_batch(store, first), commit_batch(store, second));
+
+    for i in 0..150 {
+        let in_a = (i < 100).then(|| a[i]);
+        let in_b = (i >= 50).then(|| b[i - 50]);
+        let processed = [in_a, in_b]
+            .iter()
+            .filter(|o| **o == Some(CommitOutcome::Processed))
+            .count();
+        assert_eq!(processed, 1, "record {i}: {in_a:?} {in_b:?}");
+    }
+    counts_equal(store, &records).await;
+}
+
+/// GIVEN a batch of events all counted before WHEN committed again THEN every one is a
+/// duplicate and nothing changes.
+pub async fn a_batch_of_only_duplicates_changes_nothing<S: Store>(store: &S) {
+    let records: Vec<ProcessedRecord> = (0..120)
+        .map(|i| {
+            event(
+                "acme",
+                if i % 2 == 0 { "a" } else { "b" },
+                "3",
+                BASE + HOUR,
+                i,
+            )
+        })
+        .collect();
+    assert!(commit_batch(store, &records)
+        .await
+        .iter()
+        .all(|o| *o == CommitOutcome::Processed));
+
+    let again = commit_batch(store, &records).await;
+
+    assert!(again.iter().all(|o| *o == CommitOutcome::Duplicate));
+    counts_equal(store, &records).await;
+}
+
+/// GIVEN events over several hours WHEN read as an hourly series (with and without metric,
+/// over whole-hour ranges) THEN there is one bucket per hour, each equal to the aggregate of
+/// its hour, and together equal to the aggregate of the range.
+pub async fn hourly_buckets_add_up_to_the_aggregate<S: Store>(store: &S, seed: u64) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let records = fixture(&mut rng, 30);
+    commit_all(store, &records).await;
+    let acme = client("acme");
+    for (first, last) in [(0, 7), (1, 3), (-2, 1), (5, 6), (6, 9)] {
+        let (from, to) = (BASE + first * HOUR, BASE + last * HOUR);
+        for metric in [None, Some("purchase"), Some("never")] {
+            let query = HourlyQuery {
+                client_id: acme.clone(),
+                from: ts(from),
+                to: ts(to),
+                metric: metric.map(|m| Metric::parse(m).unwrap()),
+            };
+            let buckets = store.aggregate_hourly(&query).await.expect("hourly");
+            assert_eq!(buckets.len() as i64, last - first, "one bucket per hour");
+            let mut count = 0;
+            let mut total = AmountSum::default();
+            for (i, bucket) in buckets.iter().enumerate() {
+                let hour = from + i as i64 * HOUR;
+                assert_eq!(bucket.hour, ts(hour));
+                let alone = aggregate(store, &acme, Some(hour), Some(hour + HOUR), metric).await;
+                let got = AggregateTotals {
+                    count: bucket.count,
+                    total: bucket.total,
+                };
+                assert_eq!(got, alone, "hour {i} metric {metric:?}");
+                count += bucket.count;
+                total = total.checked_add(bucket.total).expect("in range");
+            }
+            let whole = aggregate(store, &acme, Some(from), Some(to), metric).await;
+            assert_eq!(
+                AggregateTotals { count, total },
+                whole,
+                "{first}..{last} metric {metric:?}"
+            );
+        }
+    }
+}
+
 /// GIVEN failed and rejected records WHEN listed (all, by client) with random page sizes THEN
 /// newest first by receipt, each exactly once.
 pub async fn failed_listing_walks_every_record_once<S: Store>(store: &S, shards: u32) {
@@ -561,6 +732,7 @@ pub async fn failed_listing_walks_every_record_once<S: Store>(store: &S, shards:
                 field: Some("payload.amount".to_owned()),
             },
             raw: format!(r#"{{"n":{i},"payload":{{"amount":"x"}}}}"#),
+            raw_truncated: false,
             received_at: received,
             attempts: 1,
             status,

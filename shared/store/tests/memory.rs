@@ -36,6 +36,29 @@ async fn aggregates_equal_the_listed_events() {
 }
 
 #[tokio::test]
+async fn a_batch_over_many_clients_and_hours_counts_each_event_once() {
+    scenarios::a_batch_over_many_clients_and_hours_counts_each_event_once(&MemoryStore::new(), 3)
+        .await;
+}
+
+#[tokio::test]
+async fn overlapping_concurrent_batches_count_each_event_once() {
+    scenarios::overlapping_concurrent_batches_count_each_event_once(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn a_batch_of_only_duplicates_changes_nothing() {
+    scenarios::a_batch_of_only_duplicates_changes_nothing(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn hourly_buckets_add_up_to_the_aggregate() {
+    for seed in 0..5 {
+        scenarios::hourly_buckets_add_up_to_the_aggregate(&MemoryStore::new(), seed).await;
+    }
+}
+
+#[tokio::test]
 async fn failed_listing_walks_every_record_once() {
     scenarios::failed_listing_walks_every_record_once(&MemoryStore::new(), 4).await;
 }
@@ -91,6 +114,7 @@ async fn injected_failed_write_faults_keep_nothing() {
             field: None,
         },
         raw: "{".to_owned(),
+        raw_truncated: false,
         received_at: now(),
         attempts: 1,
         status: FailedStatus::Rejected,

@@ -5,12 +5,20 @@
 //! starts LocalStack, deploys the template and serves the functions on free ports; stop
 //! it with `make down` (`make itest` and `make test` stop what they started).
 //! `StorageDown` serves the same functions with DynamoDB unreachable.
+//!
+//! Every request carries an API key: `Api::new()` uses a tenant of the harness's own that
+//! owns every client id (created once per test binary in the stack's table); `new_tenant`
+//! makes tenants with narrower client patterns, as `tools/admin` does.
 
+use std::collections::HashMap;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use event_store::tenancy::ApiKey;
+use event_store::{ClientPatterns, DynamoStore, KeyState, Store, StoreConfig, TenantId};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
@@ -41,6 +49,91 @@ fn base_url() -> &'static str {
     })
 }
 
+/// The local stack's settings: `.local/stack.env` (written when the stack starts), overridden
+/// by the process environment (`make test` exports the same file).
+pub fn stack_setting(name: &str) -> Option<String> {
+    static FILE: OnceLock<HashMap<String, String>> = OnceLock::new();
+    if let Some(value) = std::env::var(name).ok().filter(|v| !v.is_empty()) {
+        return Some(value);
+    }
+    let file = FILE.get_or_init(|| {
+        base_url(); // the stack is up, so its env file exists
+        let text = std::fs::read_to_string(repo_root().join(".local/stack.env"))
+            .expect("read .local/stack.env");
+        text.lines()
+            .filter_map(|line| line.split_once('='))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect()
+    });
+    file.get(name).cloned()
+}
+
+/// An SDK client for the stack's DynamoDB (LocalStack).
+pub async fn dynamo_client() -> aws_sdk_dynamodb::Client {
+    let endpoint = stack_setting("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL of the stack");
+    let region = stack_setting("AWS_REGION").unwrap_or_else(|| "us-east-1".to_owned());
+    let id = stack_setting("AWS_ACCESS_KEY_ID").unwrap_or_else(|| "test".to_owned());
+    let secret = stack_setting("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|| "test".to_owned());
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(Region::new(region))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(id, secret, None, None, "stack.env"))
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&config)
+}
+
+/// The stack's table settings (`TABLE_NAME`, shard counts) as the functions read them.
+pub fn stack_store_config() -> StoreConfig {
+    StoreConfig::from_lookup(stack_setting).expect("the stack's store settings")
+}
+
+/// A new tenant `{prefix}-{random}` owning `clients` (`*` allowed), with one key, in the
+/// stack's table: returns (tenant, key).
+pub async fn new_tenant(prefix: &str, clients: &str) -> (String, String) {
+    let store = DynamoStore::new(dynamo_client().await, stack_store_config());
+    let tenant = TenantId::parse(&format!("{prefix}-{:08x}", fastrand::u32(..))).expect("name");
+    let clients = ClientPatterns::parse(clients, true).expect("client patterns");
+    let now = (SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970"))
+    .as_secs() as i64;
+    store
+        .put_tenant(&tenant, &clients, now)
+        .await
+        .expect("put tenant");
+    let key = ApiKey::generate().expect("randomness");
+    let state = KeyState {
+        label: "e2e".to_owned(),
+        created_at: now,
+        expires_at: None,
+        revoked: false,
+    };
+    store
+        .add_key(&tenant, &key.hash(), &state)
+        .await
+        .expect("add key");
+    (tenant.to_string(), key.as_str().to_owned())
+}
+
+/// The key of the harness's tenant that owns every client id (made once per test binary,
+/// on a thread of its own: each test has its own runtime).
+fn harness_key() -> &'static str {
+    static KEY: OnceLock<String> = OnceLock::new();
+    KEY.get_or_init(|| {
+        std::thread::spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(new_tenant("e2e", "*"))
+                .1
+        })
+        .join()
+        .expect("create the harness tenant")
+    })
+}
+
 /// Requests in flight across all tests of one binary; well below the local emulator's queue.
 const MAX_IN_FLIGHT: usize = 32;
 
@@ -48,6 +141,8 @@ const MAX_IN_FLIGHT: usize = 32;
 pub struct Api {
     http: reqwest::Client,
     base: String,
+    /// Sent as `x-api-key`; `None` sends no key.
+    key: Option<String>,
 }
 
 /// A response: status, headers we look at, and the JSON body.
@@ -59,11 +154,12 @@ pub struct Reply {
 }
 
 impl Api {
+    /// A client of the local stack with the key of a tenant owning every client id.
     pub fn new() -> Self {
-        Self::at(base_url())
+        Self::at(base_url()).with_key(Some(harness_key()))
     }
 
-    /// A client of the functions served at `base` (`http://host:port`).
+    /// A client of the functions served at `base` (`http://host:port`), without a key.
     pub fn at(base: &str) -> Self {
         Api {
             http: reqwest::Client::builder()
@@ -71,13 +167,29 @@ impl Api {
                 .build()
                 .expect("http client"),
             base: base.to_owned(),
+            key: None,
+        }
+    }
+
+    /// The same client sending `key` (or none).
+    pub fn with_key(self, key: Option<&str>) -> Self {
+        Api {
+            key: key.map(str::to_owned),
+            ..self
+        }
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, format!("{}{path}", self.base));
+        match &self.key {
+            Some(key) => request.header("x-api-key", key),
+            None => request,
         }
     }
 
     pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> Reply {
         let request = self
-            .http
-            .post(format!("{}{path}", self.base))
+            .request(reqwest::Method::POST, path)
             .header("content-type", "application/json")
             .body(body);
         Self::send(request).await
@@ -87,17 +199,27 @@ impl Api {
         self.post_raw(path, body.to_string()).await
     }
 
+    /// Only the status of `method path` (the body may not be the service's: an unknown
+    /// method never reaches a function).
+    pub async fn status_of(&self, method: reqwest::Method, path: &str) -> StatusCode {
+        self.request(method, path)
+            .send()
+            .await
+            .expect("request reaches the service")
+            .status()
+    }
+
     /// A GET, sent again when the local emulator itself failed (see `is_emulator_failure`):
     /// reads are idempotent, so this hides nothing the service did.
     pub async fn get(&self, path_and_query: &str) -> Reply {
-        let url = format!("{}{path_and_query}", self.base);
-        let mut reply = Self::send(self.http.get(&url)).await;
+        let get = || self.request(reqwest::Method::GET, path_and_query);
+        let mut reply = Self::send(get()).await;
         for _ in 0..4 {
             if !is_emulator_failure(&reply) {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            reply = Self::send(self.http.get(&url)).await;
+            reply = Self::send(get()).await;
         }
         reply
     }
@@ -215,7 +337,9 @@ pub fn nano_units(decimal: &str) -> i128 {
 }
 
 /// The same functions under a second `cargo lambda watch`, with DynamoDB pointed at a port
-/// where nothing listens: a storage outage for real, over HTTP. Stopped when dropped.
+/// where nothing listens: a storage outage for real, over HTTP. Stopped when dropped. Its
+/// functions run with `AUTH=off`, so what meets the outage is the request's own work, not
+/// the key lookup (which would answer the same 503).
 pub struct StorageDown {
     watcher: std::process::Child,
     pub api: Api,
@@ -230,10 +354,12 @@ impl StorageDown {
         let stack_env = std::fs::read_to_string(local.join("stack.env")).expect(".local/stack.env");
         let env: String = stack_env
             .lines()
+            .filter(|line| !line.starts_with("AUTH="))
             .map(|line| match line.starts_with("AWS_ENDPOINT_URL=") {
                 true => format!("AWS_ENDPOINT_URL={dead_endpoint}\n"),
                 false => format!("{line}\n"),
             })
+            .chain(["AUTH=off\n".to_owned()])
             .collect();
         let env_file = local.join("storage-down.env");
         std::fs::write(&env_file, env).expect("write .local/storage-down.env");

@@ -239,6 +239,23 @@ async fn malformed_bodies_get_typed_400_and_413() {
         "event_too_large",
     );
 
+    // A batch item that large is rejected on its own and kept cut to 32 KiB: whole, it would
+    // not fit in one DynamoDB item (400 KB), and the client was told to resend forever.
+    let huge_item =
+        json!({"client_id": "a", "pad": "x".repeat(500_000), "payload": {"timestamp": 1}});
+    let reply = api.post("/events", &json!({ "events": [huge_item] })).await;
+    let item = &reply.body["results"][0];
+    assert_eq!(item["status"], "failed", "{}", reply.body);
+    assert_eq!(item["error"]["code"], "event_too_large");
+    let kept = api
+        .get(&format!(
+            "/events/failed/{}",
+            item["failed_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(kept.body["raw"].as_str().unwrap().len(), 32 * 1024);
+    assert_eq!(kept.body["raw_truncated"], true);
+
     let many: Vec<Value> = (0..501)
         .map(|i| json!({"client_id": "a", "payload": {"timestamp": i}}))
         .collect();

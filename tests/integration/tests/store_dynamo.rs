@@ -1,45 +1,19 @@
 //! `DynamoStore` against DynamoDB in LocalStack, on the table deployed from the real template.
 //!
-//! Needs `AWS_ENDPOINT_URL` and `TABLE_NAME` (and reads `EVENT_SHARDS`, `AGGREGATE_SHARDS`):
-//! `make test` exports them from `.local/stack.env`. Every test writes under a tenant of its
+//! Reads the stack's settings (`AWS_ENDPOINT_URL`, `TABLE_NAME`, shard counts) from the
+//! environment or `.local/stack.env`, starting the stack if none runs. Every test writes under a tenant of its
 //! own, so tests never see each other's items on the shared table.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::config::{Credentials, Region};
 use event_store::scenarios::{self, *};
 use event_store::{CommitOutcome, DynamoStore, RetryBudget, Store, StoreConfig};
-
-fn require(name: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| {
-            panic!(
-            "{name} is not set: the DynamoDB store tests need the local stack. Run `make test`, \
-             or start it (`make up`) and `set -a; . .local/stack.env; set +a` before `cargo test`."
-        )
-        })
-}
-
-/// The SDK client for LocalStack (region and dummy credentials default as LocalStack's do).
-async fn sdk_client() -> aws_sdk_dynamodb::Client {
-    let endpoint = require("AWS_ENDPOINT_URL");
-    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned());
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(Region::new(region))
-        .endpoint_url(endpoint);
-    if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
-        loader = loader.credentials_provider(Credentials::new("test", "test", None, None, "tests"));
-    }
-    aws_sdk_dynamodb::Client::new(&loader.load().await)
-}
+use integration_tests::{dynamo_client, stack_store_config};
 
 /// The environment's config, under a fresh tenant named after the test.
 fn config(test: &str) -> StoreConfig {
-    require("TABLE_NAME");
-    let config = StoreConfig::from_env().expect("store settings");
+    let config = stack_store_config();
     // Generous budget: the emulator is slow under a 16-way load on 2 cores.
     config
         .with_tenant(format!("{test}-{:08x}", fastrand::u32(..)))
@@ -52,7 +26,7 @@ fn config(test: &str) -> StoreConfig {
 }
 
 async fn store(test: &str) -> DynamoStore {
-    DynamoStore::new(sdk_client().await, config(test))
+    DynamoStore::new(dynamo_client().await, config(test))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -78,7 +52,7 @@ async fn pagination_walks_every_item_once() {
 async fn pagination_walks_every_item_once_with_one_shard() {
     let mut config = config("pages1");
     config.event_shards = 1;
-    let store = DynamoStore::new(sdk_client().await, config);
+    let store = DynamoStore::new(dynamo_client().await, config);
     scenarios::pagination_walks_every_item_once(&store, fastrand::u64(..), 15).await;
 }
 
@@ -92,6 +66,48 @@ async fn aggregates_equal_the_listed_events() {
     let seed = fastrand::u64(..);
     eprintln!("seed {seed}");
     scenarios::aggregates_equal_the_listed_events(&store("aggregates").await, seed, 40).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_over_many_clients_and_hours_counts_each_event_once() {
+    let seed = fastrand::u64(..);
+    eprintln!("seed {seed}");
+    let store = store("batch500").await;
+    scenarios::a_batch_over_many_clients_and_hours_counts_each_event_once(&store, seed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn overlapping_concurrent_batches_count_each_event_once() {
+    scenarios::overlapping_concurrent_batches_count_each_event_once(&store("overlap").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_of_only_duplicates_changes_nothing() {
+    let store = store("dupbatch").await;
+    scenarios::a_batch_of_only_duplicates_changes_nothing(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_of_100_new_events_of_one_client_and_hour_takes_two_calls() {
+    let store = store("grouped").await;
+    let records: Vec<_> = (0..100)
+        .map(|i| event("acme", "purchase", "1", BASE + HOUR + i as i64 * SEC, i))
+        .collect();
+    let before = store.stats().requests;
+
+    let outcomes = scenarios::commit_batch(&store, &records).await;
+
+    assert!(outcomes.iter().all(|o| *o == CommitOutcome::Processed));
+    // 98 puts + 2 ADDs, then 2 puts + 2 ADDs: 0.02 calls per event instead of 1
+    assert_eq!(store.stats().requests - before, 2);
+    scenarios::counts_equal(&store, &records).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hourly_buckets_add_up_to_the_aggregate() {
+    let seed = fastrand::u64(..);
+    eprintln!("seed {seed}");
+    scenarios::hourly_buckets_add_up_to_the_aggregate(&store("hourly").await, seed).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -232,7 +248,7 @@ async fn transaction_conflicts_are_retried_not_lost() {
     const EVENTS: usize = 300;
     let mut config = config("conflict");
     config.aggregate_shards = 1;
-    let store = Arc::new(DynamoStore::new(sdk_client().await, config));
+    let store = Arc::new(DynamoStore::new(dynamo_client().await, config));
     let records: Vec<_> = (0..EVENTS)
         .map(|i| event("hot", "buy", "0.01", BASE + 5 * HOUR + i as i64, i))
         .collect();
@@ -295,6 +311,7 @@ async fn only_rejected_and_retried_records_expire() {
         },
         raw: r#"{"client_id":"acme","payload":{"amount":"1","timestamp":"2024-03-10T00:00:01Z"}}"#
             .to_owned(),
+        raw_truncated: false,
         received_at: received,
         attempts: 1,
         status,

@@ -56,6 +56,7 @@ pub async fn seed_failed(
             field: Some("payload.amount".to_owned()),
         },
         raw: raw.to_owned(),
+        raw_truncated: false,
         received_at: fixed_now(),
         attempts: 1,
         status,

@@ -1,17 +1,20 @@
 //! `aggregate`: whole hours from the hourly aggregate items (one Query per aggregate shard),
 //! plus the edge hours' events (one Query per event shard and edge), all concurrently, summed
-//! exactly. Cost grows with the hours in the range, not with the events.
+//! exactly. Cost grows with the hours in the range, not with the events. `hourly`: the same
+//! hour items, one bucket per hour.
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 use futures::future::try_join_all;
 
-use super::items::{get_n, s};
+use std::collections::HashMap;
+
+use super::items::{get_n, get_s, s, Item};
 use super::retry::{classify, with_retry};
 use super::DynamoStore;
 use crate::hours::{AggregatePlan, Totals, HOUR_NS};
 use crate::keys::{self, SkRange};
-use crate::{AggregateQuery, AggregateTotals, StoreError};
+use crate::{AggregateQuery, AggregateTotals, HourBucket, HourlyQuery, StoreError};
 use event_core::{AmountSum, EventTimestamp};
 
 /// What the items of one Query hold.
@@ -106,6 +109,74 @@ impl DynamoStore {
         rows: Rows,
     ) -> Result<AggregateTotals, StoreError> {
         let mut totals = Totals::default();
+        self.each_item(request, |item| match rows {
+            Rows::Hours => {
+                let (count, total) = hour_totals(item)?;
+                totals.add(count, total)
+            }
+            Rows::Events => totals.add(1, number(item, "amount")?),
+        })
+        .await?;
+        Ok(totals.0)
+    }
+
+    /// One bucket per hour of `[from, to)` from the hourly aggregate items alone (one Query
+    /// per aggregate shard; the shards' items of an hour are added up).
+    pub(super) async fn hourly(&self, query: &HourlyQuery) -> Result<Vec<HourBucket>, StoreError> {
+        let hours = query.hours();
+        let (Some(first), Some(last)) = (hours.first(), hours.last()) else {
+            return Ok(Vec::new());
+        };
+        let sk = |hour: &EventTimestamp| match &query.metric {
+            None => keys::all_sk(&hour.hour_key()),
+            Some(metric) => keys::metric_sk(metric, &hour.hour_key()),
+        };
+        let (lo, hi) = (sk(first), sk(last));
+        let parts = try_join_all((0..self.config.aggregate_shards).map(|j| {
+            let request = self
+                .base_query(
+                    keys::aggregate_pk(self.tenant(), &query.client_id, j),
+                    &lo,
+                    &hi,
+                )
+                .projection_expression("#sk, #n, #total")
+                .expression_attribute_names("#n", "n")
+                .expression_attribute_names("#total", "total");
+            async move {
+                let mut rows = Vec::new();
+                self.each_item(request, |item| {
+                    rows.push((get_s(item, "sk")?.to_owned(), hour_totals(item)?));
+                    Ok(())
+                })
+                .await?;
+                Ok::<_, StoreError>(rows)
+            }
+        }))
+        .await?;
+        let mut by_sk: HashMap<String, Totals> = HashMap::new();
+        for (sk, (count, total)) in parts.into_iter().flatten() {
+            by_sk.entry(sk).or_default().add(count, total)?;
+        }
+        Ok(hours
+            .iter()
+            .map(|hour| {
+                let totals = by_sk.remove(&sk(hour)).unwrap_or_default().0;
+                HourBucket {
+                    hour: *hour,
+                    count: totals.count,
+                    total: totals.total,
+                }
+            })
+            .collect())
+    }
+
+    /// Runs `request` page by page (each page retried inside the budget) and hands every
+    /// item to `visit`.
+    async fn each_item(
+        &self,
+        request: QueryFluentBuilder,
+        mut visit: impl FnMut(&Item) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let mut start = None;
         loop {
             let page = request.clone().set_exclusive_start_key(start.take());
@@ -124,27 +195,27 @@ impl DynamoStore {
             })
             .await?;
             for item in out.items() {
-                let number = |name: &str| {
-                    get_n(item, name).and_then(|text| {
-                        AmountSum::parse(text).ok_or_else(|| {
-                            StoreError::Internal(format!("malformed item: {name} {text:?}"))
-                        })
-                    })
-                };
-                match rows {
-                    Rows::Hours => {
-                        let count = get_n(item, "n")?
-                            .parse::<u64>()
-                            .map_err(|_| StoreError::Internal("malformed item: n".to_owned()))?;
-                        totals.add(count, number("total")?)?;
-                    }
-                    Rows::Events => totals.add(1, number("amount")?)?,
-                }
+                visit(item)?;
             }
             match out.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(totals.0),
+                _ => return Ok(()),
             }
         }
     }
+}
+
+fn number(item: &Item, name: &str) -> Result<AmountSum, StoreError> {
+    get_n(item, name).and_then(|text| {
+        AmountSum::parse(text)
+            .ok_or_else(|| StoreError::Internal(format!("malformed item: {name} {text:?}")))
+    })
+}
+
+/// `n` and `total` of an hourly aggregate item.
+fn hour_totals(item: &Item) -> Result<(u64, AmountSum), StoreError> {
+    let count = get_n(item, "n")?
+        .parse::<u64>()
+        .map_err(|_| StoreError::Internal("malformed item: n".to_owned()))?;
+    Ok((count, number(item, "total")?))
 }

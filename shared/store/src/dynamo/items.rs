@@ -155,6 +155,9 @@ impl TryFrom<FailedItem<'_>> for Item {
         if let Some(field) = &record.reason.field {
             out.insert("reason_field".to_owned(), s(field.clone()));
         }
+        if record.raw_truncated {
+            out.insert("raw_truncated".to_owned(), AttributeValue::Bool(true));
+        }
         if let Some(client) = &record.client_id {
             out.insert("client_id".to_owned(), s(client.as_str()));
             out.insert(
@@ -195,6 +198,7 @@ impl TryFrom<&Item> for FailedRecord {
                 field: opt_s(item, "reason_field")?.map(str::to_owned),
             },
             raw: get_s(item, "raw")?.to_owned(),
+            raw_truncated: matches!(item.get("raw_truncated"), Some(AttributeValue::Bool(true))),
             received_at: EventTimestamp::parse(get_s(item, "received_at")?)
                 .map_err(|_| malformed("received_at"))?,
             attempts: get_n(item, "attempts")?

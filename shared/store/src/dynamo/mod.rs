@@ -5,10 +5,12 @@
 //! plus edge hours), `retry` (what is transient, and the backoff budget).
 
 mod aggregates;
+mod batch;
 mod commit;
 pub(crate) mod items;
 mod listing;
 pub(crate) mod retry;
+mod tenancy;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -17,12 +19,14 @@ use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::types::ConsumedCapacity;
 use aws_sdk_dynamodb::Client;
+use futures::{stream, Stream, StreamExt};
 
 use retry::AttemptError;
 
+use crate::tenancy::{ClientPatterns, KeyHash, KeyState, Tenant, TenantId};
 use crate::{
-    AggregateQuery, AggregateTotals, CommitOutcome, FailedId, FailedQuery, FailedRecord, Page,
-    ProcessedQuery, ProcessedRecord, Store, StoreConfig, StoreError,
+    AggregateQuery, AggregateTotals, CommitOutcome, FailedId, FailedQuery, FailedRecord,
+    HourBucket, HourlyQuery, Page, ProcessedQuery, ProcessedRecord, Store, StoreConfig, StoreError,
 };
 
 #[derive(Clone)]
@@ -30,6 +34,8 @@ pub struct DynamoStore {
     client: Client,
     config: Arc<StoreConfig>,
     counters: Arc<Counters>,
+    /// The tenant whose items this handle reads and writes (`for_tenant`).
+    tenant: Arc<str>,
 }
 
 /// What this store has asked of DynamoDB so far (cost measurements and logs).
@@ -79,6 +85,7 @@ impl DynamoStore {
             .build();
         DynamoStore {
             client: Client::from_conf(sdk),
+            tenant: Arc::from(config.tenant.as_str()),
             config: Arc::new(config),
             counters: Arc::default(),
         }
@@ -140,7 +147,7 @@ impl DynamoStore {
     }
 
     fn tenant(&self) -> &str {
-        &self.config.tenant
+        &self.tenant
     }
 
     fn count_request(&self) {
@@ -188,8 +195,56 @@ impl DynamoStore {
 }
 
 impl Store for DynamoStore {
+    fn for_tenant(&self, tenant: &TenantId) -> Self {
+        DynamoStore {
+            tenant: Arc::from(tenant.as_str()),
+            ..self.clone()
+        }
+    }
+
+    async fn tenant_of_key(&self, hash: &KeyHash) -> Result<Option<TenantId>, StoreError> {
+        self.tenant_of_key_item(hash).await
+    }
+
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        self.get_tenant_item(id).await
+    }
+
+    async fn put_tenant(
+        &self,
+        id: &TenantId,
+        clients: &ClientPatterns,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.put_tenant_item(id, clients, now).await
+    }
+
+    async fn add_key(
+        &self,
+        tenant: &TenantId,
+        hash: &KeyHash,
+        state: &KeyState,
+    ) -> Result<(), StoreError> {
+        self.add_key_items(tenant, hash, state).await
+    }
+
+    async fn revoke_key(&self, tenant: &TenantId, hash: &KeyHash) -> Result<bool, StoreError> {
+        self.revoke_key_item(tenant, hash).await
+    }
+
     async fn commit_event(&self, record: &ProcessedRecord) -> Result<CommitOutcome, StoreError> {
         self.commit(record, None).await
+    }
+
+    fn commit_events<'a>(
+        &'a self,
+        records: &'a [ProcessedRecord],
+        concurrency: usize,
+    ) -> impl Stream<Item = (usize, Result<CommitOutcome, StoreError>)> + Send + 'a {
+        stream::iter(batch::plan_groups(records))
+            .map(move |group| self.commit_group(records, group))
+            .buffer_unordered(concurrency.max(1))
+            .flat_map(stream::iter)
     }
 
     async fn commit_retry(
@@ -225,5 +280,9 @@ impl Store for DynamoStore {
 
     async fn aggregate(&self, query: &AggregateQuery) -> Result<AggregateTotals, StoreError> {
         self.sum(query).await
+    }
+
+    async fn aggregate_hourly(&self, query: &HourlyQuery) -> Result<Vec<HourBucket>, StoreError> {
+        self.hourly(query).await
     }
 }

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Every test of the npm package, in one command (`npm test` runs this too):
+# 1. build.sh: the .wasm and its JS/TS glue into pkg/;
+# 2. the crate's Rust tests (its answers are the ingest function's, on the same cases)
+#    unless RUST_TESTS=0 (e.g. when `cargo test --workspace` already ran them);
+# 3. the native answers on those cases as JSON lines, pkg/vectors.jsonl;
+# 4. node --test: the .wasm gives byte-identical answers, event-core's hash vectors, the API;
+# 5. tsc: the .d.ts files type-check, and narrow as the README shows.
+set -euo pipefail
+PKG="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$PKG/../.." && pwd)"
+say() { printf '\n==> [event-core-js] %s\n' "$*" >&2; }
+
+say "build"
+"$PKG/build.sh"
+
+cd "$ROOT"
+if [ "${RUST_TESTS:-1}" = 1 ]; then
+  say "cargo test -p event-core-js"
+  cargo test -p event-core-js
+fi
+
+say "vectors: native answers on the shared cases"
+cargo run -q -p event-core-js --example vectors > "$PKG/pkg/vectors.jsonl"
+
+cd "$PKG"
+say "node --test ($(node --version))"
+node --test tests/*.test.mjs
+
+say "tsc --noEmit"
+node_modules/.bin/tsc -p tests/tsconfig.json
+say "all passed"

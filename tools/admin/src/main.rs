@@ -1,0 +1,226 @@
+//! `admin`: creates tenants and their client patterns, and creates, lists and revokes their
+//! API keys, in the table named by `TABLE_NAME` (with `AWS_ENDPOINT_URL` for LocalStack, the
+//! usual AWS settings otherwise). A new key is printed once, alone on stdout; only its
+//! SHA-256 is stored.
+//!
+//!   admin tenant put acme --clients 'acme-*,beta'
+//!   admin key create --tenant acme --label ci --expires-in-days 90
+//!   admin key list --tenant acme
+//!   admin key revoke --tenant acme 3f2a1c9e0b7d
+
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::{Args, Parser, Subcommand};
+use event_store::tenancy::ApiKey;
+use event_store::{ClientPatterns, DynamoStore, KeyState, Store, StoreConfig, TenantId};
+
+#[derive(Parser)]
+#[command(about = "Tenants and API keys of the event-ingest table (TABLE_NAME).")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Tenants and the client ids they own.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// API keys of a tenant.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant, or replace its client patterns (its keys stay).
+    Put {
+        name: String,
+        #[command(flatten)]
+        clients: ClientsArg,
+    },
+    /// A tenant's client patterns and keys.
+    Show { name: String },
+}
+
+#[derive(Args)]
+struct ClientsArg {
+    /// Client ids the tenant owns: exact names or prefixes, comma separated ('acme-*,beta').
+    #[arg(long)]
+    clients: Option<String>,
+    /// Give the tenant every client id (`*`), for a development tenant.
+    #[arg(long)]
+    all_clients: bool,
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// A new key for a tenant; `--clients` / `--all-clients` create or update the tenant first.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        clients: ClientsArg,
+        /// What the key is for (listed, never secret).
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Refuse the key after this many days.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// The tenant's keys: id, label, created, expiry, revoked (never the keys).
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Revoke a key by its id (from `key list`); functions stop accepting it within their
+    /// key cache time (AUTH_CACHE_SECONDS, 60 s by default).
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        key_id: String,
+    },
+}
+
+fn now_seconds() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn patterns(arg: &ClientsArg) -> Result<Option<ClientPatterns>, String> {
+    match (&arg.clients, arg.all_clients) {
+        (Some(_), true) => Err("give --clients or --all-clients, not both".to_owned()),
+        (None, true) => Ok(Some(ClientPatterns::all())),
+        (Some(text), false) => ClientPatterns::parse(text, false)
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        (None, false) => Ok(None),
+    }
+}
+
+fn tenant_id(name: &str) -> Result<TenantId, String> {
+    TenantId::parse(name).map_err(|e| e.to_string())
+}
+
+fn time_text(seconds: i64) -> String {
+    event_core::EventTimestamp::from_unix_nanos(seconds.saturating_mul(1_000_000_000))
+        .map_or_else(|| seconds.to_string(), |t| t.to_string())
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let config = StoreConfig::from_env().map_err(|e| e.to_string())?;
+    let sdk = aws_config::load_from_env().await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config);
+    let failed = |e: event_store::StoreError| e.to_string();
+    match cli.command {
+        Command::Tenant(TenantCommand::Put { name, clients }) => {
+            let id = tenant_id(&name)?;
+            let clients = patterns(&clients)?.ok_or("give --clients or --all-clients")?;
+            store
+                .put_tenant(&id, &clients, now_seconds())
+                .await
+                .map_err(failed)?;
+            eprintln!("tenant {id} owns {clients}");
+        }
+        Command::Tenant(TenantCommand::Show { name })
+        | Command::Key(KeyCommand::List { tenant: name }) => {
+            let id = tenant_id(&name)?;
+            let tenant = store
+                .get_tenant(&id)
+                .await
+                .map_err(failed)?
+                .ok_or_else(|| format!("no tenant {id}"))?;
+            println!(
+                "tenant {} owns {} (created {})",
+                tenant.id,
+                tenant.clients,
+                time_text(tenant.created_at)
+            );
+            for (hash, key) in &tenant.keys {
+                let expiry = key.expires_at.map_or("never".to_owned(), time_text);
+                let state = if key.revoked {
+                    "revoked"
+                } else if key.is_usable_at(now_seconds()) {
+                    "active"
+                } else {
+                    "expired"
+                };
+                println!(
+                    "key {}  {state:<7}  created {}  expires {expiry}  {}",
+                    hash.id(),
+                    time_text(key.created_at),
+                    key.label
+                );
+            }
+        }
+        Command::Key(KeyCommand::Create {
+            tenant,
+            clients,
+            label,
+            expires_in_days,
+        }) => {
+            let id = tenant_id(&tenant)?;
+            let now = now_seconds();
+            match patterns(&clients)? {
+                Some(clients) => store.put_tenant(&id, &clients, now).await.map_err(failed)?,
+                None if store.get_tenant(&id).await.map_err(failed)?.is_none() => {
+                    return Err(format!(
+                        "no tenant {id}: create it with --clients or `admin tenant put`"
+                    ));
+                }
+                None => {}
+            }
+            let key = ApiKey::generate().map_err(|e| format!("no randomness: {e}"))?;
+            let state = KeyState {
+                label,
+                created_at: now,
+                expires_at: expires_in_days.map(|days| now + i64::from(days) * 86_400),
+                revoked: false,
+            };
+            store
+                .add_key(&id, &key.hash(), &state)
+                .await
+                .map_err(failed)?;
+            eprintln!(
+                "key {} for tenant {id}; it is shown once, here:",
+                key.hash().id()
+            );
+            println!("{}", key.as_str());
+        }
+        Command::Key(KeyCommand::Revoke { tenant, key_id }) => {
+            let id = tenant_id(&tenant)?;
+            let record = store
+                .get_tenant(&id)
+                .await
+                .map_err(failed)?
+                .ok_or_else(|| format!("no tenant {id}"))?;
+            let matching: Vec<_> = record
+                .keys
+                .keys()
+                .filter(|hash| hash.id() == key_id)
+                .collect();
+            let [hash] = matching.as_slice() else {
+                return Err(format!(
+                    "tenant {id} has no key {key_id:?} (see `admin key list`)"
+                ));
+            };
+            store.revoke_key(&id, hash).await.map_err(failed)?;
+            eprintln!("key {key_id} of tenant {id} revoked; functions refuse it within their key cache time");
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("admin: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
