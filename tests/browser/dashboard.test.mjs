@@ -90,9 +90,13 @@ async function openPage(options = {}) {
   const response = await newPage.goto(BASE_URL, { waitUntil: "load" });
   assert.equal(response.status(), 200, "the page answers 200");
   await newPage.waitForSelector("html[data-wasm=ready]");
+  // this test's client everywhere (its key's tenant owns browser-* only), then the key
+  for (const selector of ["#e-client_id", "#a-client_id"]) await newPage.fill(selector, client);
   if (API_KEY) {
     await newPage.fill("#api-key", API_KEY);
     await newPage.click("#key-form button[type=submit]");
+    await newPage.waitForSelector("#key-status");
+    await newPage.waitForFunction(() => !document.querySelector("[aria-busy]"));
   }
   return { context: newContext, page: newPage, response };
 }
@@ -250,7 +254,7 @@ describe("dashboard", () => {
   });
 
   it("keeps a simulated failure and retries it from the page", async () => {
-    await compose({ amount: "3", timestamp: minutesAgo(1), eventId: "simulated" });
+    await compose({ amount: "3", timestamp: minutesAgo(1), eventId: "simulated", simulate: true });
     assert.equal(JSON.parse(await page.inputValue("#raw")).simulateFailure, true);
     expectFailure(500, "/events");
     await send();
@@ -300,6 +304,22 @@ describe("dashboard", () => {
     assert.equal(await page.inputValue("#f-amount"), "5");
     assert.equal(await page.inputValue("#f-timestamp"), "1763625600");
     await page.waitForFunction(() => /^[0-9a-f]{64}$/.test(document.getElementById("local-hash")?.textContent || ""));
+  });
+
+  it("notices a Content-Security-Policy violation (the watcher itself works)", async () => {
+    await page.evaluate(() => {
+      const script = document.createElement("script");
+      script.textContent = "window.__inline = true";
+      document.body.append(script);
+    });
+    await page.waitForFunction(() => true);
+    const deadline = Date.now() + 5000;
+    while (!problems.some((p) => /CSP violation: script-src/.test(p)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(problems.some((p) => /CSP violation: script-src/.test(p)), problems.join("\n"));
+    assert.equal(await page.evaluate(() => window.__inline), undefined, "the inline script did not run");
+    problems = [];
   });
 
   it("fits a 360 px wide screen", async () => {

@@ -2,8 +2,9 @@
 # The dashboard in a real browser: Debian's Chromium driven by playwright-core (no browser
 # download), against a running stack. One command:
 #
-#   tests/browser/run.sh                      # BASE_URL from the environment, else .local/api.env
-#   BASE_URL=http://127.0.0.1:9000 API_KEY=... tests/browser/run.sh
+#   tests/browser/run.sh                      # BASE_URL from the environment, else .local/api.env;
+#                                             # without API_KEY, a key made with tools/admin
+#   BASE_URL=http://127.0.0.1:9000 API_KEY=eik_... tests/browser/run.sh
 #
 # Needs node >= 20 and /usr/bin/chromium (Debian: apt-get install -y chromium; CHROMIUM=path
 # for another binary). Installs playwright-core from package-lock.json on first use (npm ci).
@@ -31,6 +32,23 @@ if [ -z "${BASE_URL:-}" ]; then
   log "BASE_URL is not set and no stack is running (.local/api.env): start one with 'make up'"
   exit 1
 fi
+
+# The service wants an API key: without API_KEY, make one for a tenant owning the test's client
+# ids (browser-*) in the local stack's table with tools/admin (a key is printed alone on stdout).
+if [ -z "${API_KEY:-}" ] && [ -f "$ROOT/.local/stack.env" ] && [ "${BROWSER_AUTH:-on}" != off ]; then
+  log "no API_KEY: creating one for tenant browser-tests (clients browser-*) with tools/admin"
+  API_KEY="$(
+    set -a
+    # shellcheck disable=SC1091
+    . "$ROOT/.local/stack.env"
+    set +a
+    cd "$ROOT"
+    cargo run --quiet -p admin -- key create --tenant browser-tests --clients 'browser-*' \
+      --label browser-test --expires-in-days 1
+  )"
+  [ -n "$API_KEY" ] || { log "tools/admin printed no key"; exit 1; }
+fi
+export API_KEY="${API_KEY:-}"
 
 cd "$HERE"
 if [ ! -f node_modules/playwright-core/package.json ] \

@@ -20,7 +20,9 @@ const composer = new Composer({ normalizer: () => wasmNormalize });
 // ------------------------------------------------------------------ the WASM core
 async function loadWasm() {
   try {
-    await init({ module_or_path: WASM_URL });
+    // Accept names the binary type: API Gateway (REST) decodes the function's base64 body
+    // only when the request's first Accept type is one of the API's binary media types.
+    await init({ module_or_path: fetch(WASM_URL, { headers: { accept: "application/wasm" } }) });
     wasmNormalize = normalize;
     document.documentElement.dataset.wasm = "ready";
   } catch (error) {
@@ -44,7 +46,9 @@ $("key-form").addEventListener("submit", (event) => {
   event.preventDefault();
   setApiKey($("api-key").value.trim());
   showKeyStatus();
-  refreshAll();
+  processed.reset();
+  failed.reset();
+  showAggregates();
 });
 $("key-forget").addEventListener("click", () => {
   setApiKey("");
@@ -401,9 +405,17 @@ function start() {
   $("a-from").value = hourInput(hour - 23 * HOUR);
   $("a-to").value = hourInput(hour + HOUR);
   showKeyStatus();
-  processed.reset();
-  failed.reset();
-  showAggregates();
+  if (apiKey()) {
+    processed.reset();
+    failed.reset();
+    showAggregates();
+  } else {
+    // nothing to show without a key where keys are required: ask for one instead of 401s
+    for (const id of ["processed-panel", "failed-panel"]) {
+      $(id).querySelector("[data-role=status]").textContent = "Enter your API key above to see events (or press Show where keys are off).";
+    }
+    $("agg-status").textContent = "Enter your API key above, then Show.";
+  }
   loadWasm();
 }
 

@@ -48,7 +48,7 @@ export function renderHourly(container, data) {
   s("desc", { id: descId }, summary));
 
   // events per hour
-  const maxCount = niceMax(Math.max(...hours.map((hour) => hour.count)));
+  const maxCount = niceCountMax(Math.max(...hours.map((hour) => hour.count)));
   const countY = (value) => countPanel.top + countPanel.height * (1 - value / maxCount);
   svg.append(panelTitle(left, countPanel.top, "Events per hour"));
   for (const tick of [0, maxCount / 2, maxCount]) {
@@ -174,6 +174,12 @@ function niceMax(value) {
     if (value <= factor * power) return factor * power;
   }
   return 10 * power;
+}
+
+/** A count axis whose half is a whole number too: 2, 4, 6, 8, 10, then 1, 2, 5 x 10^n. */
+function niceCountMax(value) {
+  if (value <= 10) return Math.max(2, Math.ceil(value / 2) * 2);
+  return niceMax(value);
 }
 
 function formatTick(value) {

@@ -85,5 +85,5 @@ export function table(columns, rows, rowAttrs = () => ({})) {
   return h("table", {},
     h("thead", {}, h("tr", {}, columns.map((column) => h("th", { scope: "col", class: column.class }, column.title)))),
     h("tbody", {}, rows.map((row) => h("tr", rowAttrs(row),
-      columns.map((column) => h("td", { class: column.class, "data-label": column.title }, column.cell(row)))))));
+      columns.map((column) => h("td", { class: column.class, "data-label": column.title }, h("span", { class: "cell" }, column.cell(row))))))));
 }
