@@ -212,7 +212,8 @@ fn wasm_package(pkg: &Path) -> (Vec<u8>, Vec<u8>) {
     let missing = |what: &str| -> ! {
         fail(format!(
             "{what} in {}: the event-core WASM package is not built. Run `{PKG_MAKE_TARGET}` \
-             (wasm-bindgen --target web into packages/event-core-js/pkg/), then build again.",
+             (packages/event-core-js/build.sh: wasm-bindgen --target web into \
+             packages/event-core-js/pkg/), then build again.",
             pkg.display()
         ))
     };

@@ -377,3 +377,29 @@ async fn given_openapi_json_when_asked_then_valid_json_with_the_paths_of_the_yam
         assert!(!from_json.is_empty());
     }
 }
+
+#[test]
+fn given_the_page_modules_when_read_then_they_build_no_markup_and_run_no_strings() {
+    // DOM from text nodes only (nothing the service returns can become markup), no code from
+    // strings (the policy would refuse it anyway), no inline style
+    for asset in assets() {
+        let (Content::Text(source), true) = (asset.body, asset.name.ends_with(".js")) else {
+            continue;
+        };
+        if asset.source == "event_core.js" {
+            continue; // wasm-bindgen's glue
+        }
+        for banned in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+            "new Function",
+            "setAttribute(\"style\"",
+            "cssText",
+        ] {
+            assert!(!source.contains(banned), "{} uses {banned}", asset.source);
+        }
+    }
+}

@@ -170,6 +170,11 @@ export class Composer {
       return;
     }
     const error = result.error || {};
+    if (error.code === "batch_not_supported") {
+      fill(this.preview, h("p", { class: "muted", id: "local-error" },
+        "A batch: the server answers for each event in turn; this preview covers one event at a time."));
+      return;
+    }
     const field = error.field || CODE_FIELDS[error.code] || "";
     const input = field ? this.form.querySelector(`[data-field="${cssEscape(field)}"]`) : null;
     if (input) input.setAttribute("aria-invalid", "true");
