@@ -3,7 +3,7 @@
 // is listed, the aggregate and the hourly chart change, a simulated failure is retried from
 // the page. Any console error, page error, failed request or Content-Security-Policy
 // violation fails the test, except the HTTP error statuses a step provokes on purpose.
-// Screenshots (desktop and 360 px wide) go to tests/browser/artifacts/.
+// Screenshots (desktop, a retried failed event, 360 px wide) go to tests/browser/artifacts/.
 
 import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -273,6 +273,9 @@ describe("dashboard", () => {
     await page.waitForSelector("#retry-server-hash");
     assert.equal(await text("#retry-status"), "201");
     assert.equal(await page.getAttribute("#retry-match", "data-match"), "true");
+    assert.equal(await page.locator("#detail-retry").count(), 0, "no second retry offered");
+    assert.equal(await text("#detail-status"), "retried");
+    await page.locator("#failed-detail").screenshot({ path: `${ARTIFACTS}dashboard-failed-retried.png` });
     // counted once: the aggregate moves to 3 events, 23 in total; the record is now retried
     await waitText("#agg-count", "3");
     assert.equal(await text("#agg-total"), "23");

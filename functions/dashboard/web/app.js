@@ -230,7 +230,7 @@ async function showFailed(id) {
   fill(detail,
     h("h4", { id: "failed-detail-title" }, "Failed event ", h("code", {}, record.failed_id)),
     h("dl", { class: "facts" },
-      fact("Status", h("span", { class: ["pill", record.status] }, record.status)),
+      fact("Status", h("span", { class: ["pill", record.status], id: "detail-status" }, record.status)),
       fact("Client", record.client_id || "none"),
       fact("Reason", [h("code", { class: "code" }, reason.code), " ", reason.message || "", reason.field ? ` (${reason.field})` : ""]),
       fact("Received", shortTime(record.received_at)),
@@ -285,6 +285,15 @@ async function retry(id, container, record) {
   checkUnauthorized(answer);
   target.removeAttribute("aria-busy");
   renderOutcome(target, answer, local, "retry");
+  if (answer.ok && record) {
+    // the record is retried now: no second retry from this panel
+    $("detail-retry")?.remove();
+    const pill = $("detail-status");
+    if (pill) {
+      pill.textContent = "retried";
+      pill.className = "pill retried";
+    }
+  }
   refreshAll();
 }
 
