@@ -152,6 +152,7 @@ async function waitText(selector, wanted) {
 describe("dashboard", () => {
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
+    // launch() gives the browser a fresh temporary profile (--user-data-dir), removed on close
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
     ({ context, page } = await openPage());
   });
@@ -307,6 +308,44 @@ describe("dashboard", () => {
     assert.equal(await page.inputValue("#f-amount"), "5");
     assert.equal(await page.inputValue("#f-timestamp"), "1763625600");
     await page.waitForFunction(() => /^[0-9a-f]{64}$/.test(document.getElementById("local-hash")?.textContent || ""));
+  });
+
+  it("sends a batch from the JSON body and pages through the events with next_cursor", async () => {
+    const pagingClient = `${client}-pages`;
+    const events = Array.from({ length: 12 }, (_, i) => ({
+      client_id: pagingClient,
+      payload: { metric: "page", amount: String(i + 1), timestamp: minutesAgo(30 + i) },
+    }));
+    await page.fill("#raw", JSON.stringify({ events }, null, 2));
+    await page.waitForSelector("#local-error");
+    await send();
+    assert.equal(await text("#send-status"), "200");
+    assert.match(await text("#send-headline"), /Batch: 12 processed, 0 duplicates, 0 failed/);
+
+    await type("#e-client_id", pagingClient);
+    await page.selectOption("#e-limit", "10");
+    await page.click("#events-filter button[type=submit]");
+    const rows = page.locator("#processed-panel tbody tr");
+    const next = page.locator("#processed-panel [data-role=next]");
+    const prev = page.locator("#processed-panel [data-role=prev]");
+    await page.waitForFunction(() => document.querySelectorAll("#processed-panel tbody tr").length === 10);
+    assert.ok(await next.isEnabled());
+    assert.ok(await prev.isDisabled());
+    const firstPage = await rows.allTextContents();
+    await next.click();
+    await page.waitForFunction(() => document.querySelectorAll("#processed-panel tbody tr").length === 2);
+    assert.equal(await text("#processed-panel [data-role=page]"), "Page 2");
+    assert.ok(await next.isDisabled());
+    const secondPage = await rows.allTextContents();
+    assert.equal(new Set([...firstPage, ...secondPage]).size, 12, "12 different events over two pages");
+    await prev.click();
+    await page.waitForFunction(() => document.querySelectorAll("#processed-panel tbody tr").length === 10);
+    assert.deepEqual(await rows.allTextContents(), firstPage);
+    // back to this test's client for the screens below
+    await type("#e-client_id", client);
+    await page.selectOption("#e-limit", "25");
+    await page.click("#events-filter button[type=submit]");
+    await page.waitForSelector(`#processed-panel tr[data-hash="${firstHash}"]`);
   });
 
   it("notices a Content-Security-Policy violation (the watcher itself works)", async () => {
