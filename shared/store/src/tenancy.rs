@@ -179,6 +179,11 @@ impl ApiKey {
         Ok(ApiKey(format!("{KEY_PREFIX}{text}")))
     }
 
+    /// A key given as text (a development key kept in a file), if it has the shape of one.
+    pub fn parse(text: &str) -> Option<Self> {
+        looks_like_key(text).then(|| ApiKey(text.to_owned()))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -74,6 +74,10 @@ enum KeyCommand {
         #[arg(long)]
         tenant: String,
     },
+    /// The local development key: tenant `dev` owning every client id, with the key kept in
+    /// FILE (made there once), registered again if the table lost it (a restarted LocalStack
+    /// starts empty). Prints the key.
+    Dev { file: std::path::PathBuf },
     /// Revoke a key by its id (from `key list`); functions stop accepting it within their
     /// key cache time (AUTH_CACHE_SECONDS, 60 s by default).
     Revoke {
@@ -188,6 +192,43 @@ async fn run(cli: Cli) -> Result<(), String> {
                 "key {} for tenant {id}; it is shown once, here:",
                 key.hash().id()
             );
+            println!("{}", key.as_str());
+        }
+        Command::Key(KeyCommand::Dev { file }) => {
+            let id = tenant_id("dev")?;
+            let saved = std::fs::read_to_string(&file).ok();
+            let key = match saved.as_deref().map(str::trim).and_then(ApiKey::parse) {
+                Some(key) => key,
+                None => {
+                    let key = ApiKey::generate().map_err(|e| format!("no randomness: {e}"))?;
+                    std::fs::write(&file, format!("{}\n", key.as_str()))
+                        .map_err(|e| format!("{}: {e}", file.display()))?;
+                    key
+                }
+            };
+            if store
+                .tenant_of_key(&key.hash())
+                .await
+                .map_err(failed)?
+                .as_ref()
+                != Some(&id)
+            {
+                let now = now_seconds();
+                store
+                    .put_tenant(&id, &ClientPatterns::all(), now)
+                    .await
+                    .map_err(failed)?;
+                let state = KeyState {
+                    label: "local development".to_owned(),
+                    created_at: now,
+                    expires_at: None,
+                    revoked: false,
+                };
+                store
+                    .add_key(&id, &key.hash(), &state)
+                    .await
+                    .map_err(failed)?;
+            }
             println!("{}", key.as_str());
         }
         Command::Key(KeyCommand::Revoke { tenant, key_id }) => {
