@@ -1,42 +1,79 @@
 # The two commands of the README are `make dev` and `make test`; the rest are their parts.
-.PHONY: dev test check itest lint unit bench sam-build up down status tools
+# The local stack is driven by scripts/stack.sh (code: scripts/devstack/, see its __init__.py).
+.PHONY: dev test check itest lint unit stack-test bench sam-build up down status tools rust-targets \
+        wasm-pkg js contract browser key soak fuzz
 
-dev:         ## run the whole service locally; Ctrl-C stops it
+dev: rust-targets wasm-pkg    ## run the whole service locally, rebuilding on code changes; Ctrl-C stops it
 	scripts/stack.sh run
 
-test:        ## every test: gates, unit/property/handler/store, end to end over HTTP, sam build
+test: rust-targets wasm-pkg   ## every test: gates, unit/property/handler/store, end to end over HTTP, sam build
 	scripts/test.sh
 
-check:       ## `make test` without sam build, for quick iterations
+check: rust-targets wasm-pkg  ## `make test` without sam build, for quick iterations
 	SAM_BUILD=0 scripts/test.sh
 
-itest:       ## only the end-to-end HTTP tests (reuses a running stack, or starts and then stops one)
+itest: wasm-pkg ## only the end-to-end HTTP tests (reuses a running stack, or starts and then stops one)
 	scripts/with-stack.sh cargo test -p integration-tests
 
-lint:        ## the static gates only
+lint: rust-targets wasm-pkg   ## the static gates only
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo build -p event-core --target wasm32-unknown-unknown
 	scripts/install-tools.sh && infra/check.sh && .local/tools/bin/python infra/test_routes.py
 
-unit:        ## tests that need no running stack
-	cargo test -p event-core -p ingest -p listing -p aggregates -p event-http
+unit: wasm-pkg  ## every test that needs no running stack
+	cargo test --workspace --exclude integration-tests
+
+stack-test:  ## the stack scripts' own tests, including a restart right after a stop
+	python3 scripts/test_devstack.py
+	STACK_TEST_ALL=1 scripts/with-stack.sh python3 scripts/test_restart.py
 
 bench:       ## criterion benches (figures go to BENCHMARKS.md)
 	cargo bench -p event-core --bench normalize
 
-sam-build:   ## what `sam build` produces for AWS (release, arm64, via cargo lambda + zig)
+sam-build: rust-targets wasm-pkg  ## what `sam build` produces for AWS (release, arm64, via cargo lambda + zig)
 	scripts/install-tools.sh
 	cd infra && PATH="$(CURDIR)/.local/tools/bin:$$PATH" sam build
 
-up:          ## start the local stack in the background (idempotent)
-	scripts/stack.sh up
+up: wasm-pkg    ## start the local stack in the background (idempotent; WATCH_RELOAD=0: no rebuilds)
+	WATCH_RELOAD="$${WATCH_RELOAD:-1}" scripts/stack.sh up
 
 down:        ## stop it
 	scripts/stack.sh down
 
-status:
+status:      ## what runs (scripts/stack.sh status --json for scripts)
 	scripts/stack.sh status
 
 tools:
 	scripts/install-tools.sh
+
+wasm-pkg: rust-targets  ## event-core as WebAssembly (packages/event-core-js/pkg): the npm package and the dashboard embed it
+	packages/event-core-js/build.sh
+
+js: wasm-pkg    ## the npm package's tests under Node (byte-identical to the Rust core)
+	packages/event-core-js/test.sh
+
+contract: wasm-pkg  ## schemathesis against the running stack (api/openapi.yaml; starts one if needed)
+	scripts/with-stack.sh api/contract-test.sh
+
+browser: wasm-pkg   ## the dashboard in Chromium (playwright-core; starts a stack if needed)
+	scripts/with-stack.sh tests/browser/run.sh
+
+key:         ## a new API key for TENANT owning CLIENTS ('acme-*,beta'), against the running local stack
+	@test -n "$(TENANT)" -a -n "$(CLIENTS)" || { echo "usage: make key TENANT=acme CLIENTS='acme-*,beta'"; exit 2; }
+	@test -f .local/stack.env || { echo "no local stack: start one with make up (or make dev)"; exit 2; }
+	@set -a && . .local/stack.env && set +a && cargo run -q -p admin -- key create --tenant "$(TENANT)" --clients "$(CLIENTS)" --label make-key
+
+soak: wasm-pkg  ## the reliability tests at full size (load with duplicates, storage faults, hot client)
+	SOAK=1 scripts/with-stack.sh cargo test -p integration-tests --test reliability -- --test-threads=1 --nocapture
+
+FUZZ_SECONDS ?= 600
+fuzz:        ## the event-core fuzz target for FUZZ_SECONDS (cargo-fuzz; stable Rust via RUSTC_BOOTSTRAP)
+	@test -x .local/tools/bin/cargo-fuzz || cargo install --locked --root .local/tools cargo-fuzz
+	cd shared/core/fuzz && RUSTC_BOOTSTRAP=1 ../../../.local/tools/bin/cargo-fuzz run parse_body -- -max_total_time=$(FUZZ_SECONDS)
+
+# rust-toolchain.toml lists the wasm32 and aarch64 targets, but rustup adds them only when it
+# installs the toolchain, not to one that is already installed: add them (quick when present).
+rust-targets:
+	@if command -v rustup >/dev/null; then rustup -q target add wasm32-unknown-unknown aarch64-unknown-linux-gnu; \
+	else echo "[make] no rustup: make sure the wasm32-unknown-unknown and aarch64-unknown-linux-gnu targets are installed"; fi

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Every test: the gates, the unit/handler/store tests, the end-to-end tests over HTTP against
-# the local stack (started here if it is not running, and stopped again after), and `sam build`.
+# Every test: the gates, the stack scripts' own tests, the unit/handler/store tests, the
+# end-to-end tests over HTTP, the schemathesis contract test and the browser test against the
+# local stack (started here if it is not running, and stopped again after), the WASM package
+# under Node, and `sam build`. Run through `make test` / `make check`, which first
+# add the Rust targets rust-toolchain.toml lists.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -11,12 +14,13 @@ step() { printf '\n==> %s\n' "$*"; }
 step "tools"
 scripts/install-tools.sh
 
-step "gates: fmt, clippy, wasm32 build of event-core, template lint, routes"
+step "gates: fmt, clippy, wasm32 build of event-core, template lint, routes, stack scripts"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build -p event-core --target wasm32-unknown-unknown
 infra/check.sh
 .local/tools/bin/python infra/test_routes.py
+python3 scripts/test_devstack.py
 
 # the last line of every run: one count over every test binary (cargo prints one line per
 # binary, doc tests included)
@@ -29,10 +33,19 @@ trap summary EXIT
 step "compile every test"
 cargo test --workspace --no-run
 
-step "tests: unit, property, handler, store (DynamoDB in LocalStack), end to end over HTTP"
+step "tests: the stack restarted right after a stop; unit, property, handler, store (DynamoDB in LocalStack), end to end over HTTP"
 # scripts/with-stack.sh starts LocalStack (table from infra/template.yaml) and the functions
 # under cargo lambda watch if they are not running, and stops what it started afterwards.
-scripts/with-stack.sh bash -c 'set -o pipefail; cargo test --workspace --no-fail-fast 2>&1 | tee .local/test-output.log'
+# scripts/test_restart.py restarts a stack started here (it leaves yours alone).
+scripts/with-stack.sh bash -c 'python3 scripts/test_restart.py &&
+  { set -o pipefail; cargo test --workspace --no-fail-fast 2>&1 | tee .local/test-output.log; } &&
+  printf "\n==> contract: schemathesis against the stack (api/openapi.yaml)\n" &&
+  api/contract-test.sh &&
+  printf "\n==> browser: the dashboard in Chromium\n" &&
+  tests/browser/run.sh'
+
+step "the npm package under Node (its Rust tests ran above)"
+RUST_TESTS=0 packages/event-core-js/test.sh
 
 # `sam build` compiles the functions for AWS (release, arm64): minutes when the code changed,
 # seconds when not. SAM_BUILD=0 (`make check`) skips it while iterating.

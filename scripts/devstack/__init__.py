@@ -1,0 +1,16 @@
+"""The local stack: LocalStack (DynamoDB, the table deployed from infra/template.yaml) and
+`cargo lambda watch` serving the functions on the API paths. Standard library only, except
+`deploy`, which runs in LocalStack's venv (boto3, PyYAML).
+
+    common      paths under .local/, settings from the environment, log lines, errors
+    ports       is a port free (one test: can we bind it), pick a port
+    procs       processes: identity (pid + start time), their family, stopping them
+    daemon      one background process of ours: its record file and its state
+                (stopped / starting / running / stopping)
+    install     the tools venv, and LocalStack + DynamoDB Local in host mode
+    localstack  LocalStack: health, start, stop, deploy
+    deploy      infra/template.yaml into LocalStack's CloudFormation -> .local/stack.env
+    watcher     cargo lambda watch: start, stop, wait for the functions
+    stack       both together: up, down, status, run (make dev), with (scripts/with-stack.sh)
+    cli         the command line (scripts/stack.sh)
+"""

@@ -1,0 +1,148 @@
+"""`cargo lambda watch`: every function on the API paths of the workspace's router, recorded
+in .local/watch.pid, logging to .local/watch.log, its BASE_URL in .local/api.env. Running
+means: the process is ours and its router answers HTTP."""
+
+import hashlib
+import os
+import shutil
+import time
+import urllib.error
+import urllib.request
+
+from . import ports
+from .common import API_ENV, LOCAL, ROOT, STACK_ENV, TOOLS_BIN, Deadline, Fail, log, number_setting, \
+    write_env_file
+from .daemon import RUNNING, STARTING, STOPPED, STOPPING, Daemon
+
+DEFAULT_PORT = 9000
+LOG = LOCAL / "watch.log"
+# its working directory: links to the functions' sources, all a reload needs to watch
+VIEW = LOCAL / "watch-view"
+IGNORE_FILE = ROOT / "scripts" / "watch-ignore"  # editors' temporary files
+DAEMON = Daemon("functions", LOCAL / "watch.pid", marker="lambda watch", stop_timeout=5)
+# one request per function: the first one compiles it
+PROBES = [("GET", "/aggregates"), ("GET", "/events/processed?limit=1"), ("POST", "/events"), ("GET", "/")]
+
+
+def base_url(port):
+    return f"http://127.0.0.1:{port}"
+
+
+def http_status(method, url, timeout):
+    """The HTTP status of one request, or None when nothing answered in time."""
+    data = b"not json" if method == "POST" else None
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method, data=data), timeout=timeout) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except (OSError, ValueError):
+        return None
+
+
+def router_answers(record):
+    # a path no function serves: the router answers 404 itself and starts no function
+    return http_status("GET", base_url(record["port"]) + "/_stack/ping", timeout=2) is not None
+
+
+def status():
+    """{"state", "pid", "port", "base_url", "reload", "concurrency"}."""
+    state, record = DAEMON.state(router_answers)
+    if state == STOPPED:
+        return {"state": STOPPED}
+    info = {"state": state, "pid": record["pid"]}
+    info.update({k: record[k] for k in ("port", "reload", "concurrency") if k in record})
+    if "port" in record:
+        info["base_url"] = base_url(record["port"])
+    return info
+
+
+def env_digest():
+    return hashlib.sha256(STACK_ENV.read_bytes()).hexdigest()[:16]
+
+
+def make_view():
+    """.local/watch-view: links to functions/*/src and shared/*/src. cargo lambda watch puts an
+    inotify watch on every directory under its working directory, once per function instance:
+    from the repository root (.local/, target/) it would exceed the inotify limit (see
+    scripts/watch-ignore); from here a change to a crate's Cargo.toml needs a restart."""
+    shutil.rmtree(VIEW, ignore_errors=True)  # removes the links, not what they point to
+    for src in sorted(ROOT.glob("functions/*/src")) + sorted(ROOT.glob("shared/*/src")):
+        link = VIEW / src.relative_to(ROOT)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(src)
+
+
+def start(port, reload):
+    concurrency = int(number_setting("WATCH_CONCURRENCY", 3))
+    argv = [str(TOOLS_BIN / "cargo-lambda"), "lambda", "watch", "--manifest-path", str(ROOT / "Cargo.toml"),
+            "-A", "127.0.0.1", "-P", str(port), "--concurrency", str(concurrency), "--env-file", str(STACK_ENV)]
+    if not reload:
+        argv.append("--ignore-changes")
+    env = dict(os.environ, PATH=f"{TOOLS_BIN}:{os.environ['PATH']}", CARGO_LAMBDA_IGNORE_FILE=str(IGNORE_FILE))
+    LOG.write_bytes(b"")
+    make_view()
+    record = DAEMON.start(argv, LOG, env, cwd=VIEW, port=port, reload=reload, concurrency=concurrency,
+                          stack_env=env_digest())
+    write_env_file(API_ENV, {"BASE_URL": base_url(port)})
+    log("functions", f"cargo lambda watch on {base_url(port)} (pid {record['pid']}, reload "
+                     f"{'on' if reload else 'off'}, {concurrency} instances per function; log: {LOG})")
+    return record
+
+
+def wait_for_functions(record, deadline):
+    """Until every function answers a request itself (a status below 500 that is not the
+    router's 404): the first request of each compiles it."""
+    url = base_url(record["port"])
+    for method, path in PROBES:
+        while True:
+            if DAEMON.process(record) is None:
+                raise Fail(f"cargo lambda watch exited; see {LOG}")
+            code = http_status(method, url + path, timeout=max(1.0, deadline.left()))
+            if code is not None and code < 500 and code != 404:
+                break
+            if deadline.passed():
+                raise Fail(f"{method} {path} not answered (last status {code}); see {LOG}")
+            time.sleep(0.2)
+
+
+def ensure_running(reload, started):
+    """Reuse the running watcher (restarted when .local/stack.env changed since it started),
+    finish the stop of a stopping one, or start one (then "functions" is added to `started`);
+    then wait until every function answers. Returns the base URL."""
+    deadline = Deadline(number_setting("WATCH_TIMEOUT", 900))
+    port = DEFAULT_PORT
+    while True:
+        info = status()
+        state, record = info["state"], DAEMON.record() or {}
+        if state in (RUNNING, STARTING) and record.get("stack_env") != env_digest():
+            log("functions", ".local/stack.env changed since they started: restarting them")
+            state = STOPPING
+        if state == STOPPING:
+            DAEMON.stop()
+            port = info.get("port") or port
+            continue
+        if state == STOPPED:
+            record = start(ports.pick("API_PORT", port, "functions"), reload)
+            started.add("functions")
+        else:
+            check_asked_port(record["port"])
+            log("functions", f"already running on {base_url(record['port'])} (pid {record['pid']})")
+            if reload and not record.get("reload"):
+                log("functions", "already running without reload on code changes (started by a test?): "
+                                 "`make down && make dev` to reload")
+        wait_for_functions(record, deadline)
+        write_env_file(API_ENV, {"BASE_URL": base_url(record["port"])})
+        return base_url(record["port"])
+
+
+def check_asked_port(running_port):
+    asked = ports.explicit("API_PORT")
+    if asked is not None and asked != running_port:
+        raise Fail(f"API_PORT={asked}, but the functions already run on port {running_port}: "
+                   "`make down` first, or leave API_PORT unset")
+
+
+def stop():
+    DAEMON.stop()
+    API_ENV.unlink(missing_ok=True)
