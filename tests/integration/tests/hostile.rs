@@ -168,11 +168,14 @@ async fn one_event_500_times_in_a_batch_counts_once() {
         json!({"client_id": client, "payload": {"amount": "1.5", "timestamp": 1_795_161_600}});
     let batch = json!({ "events": vec![one; 500] });
 
-    let reply = api.post("/events", &batch).await;
+    // a 50 KB answer: the local emulator sometimes loses it (then it is resent, and the
+    // resend's copies are all duplicates)
+    let reply = api.post_resending("/events", &batch).await;
 
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    assert_eq!(reply.body["processed"], 1);
-    assert_eq!(reply.body["duplicates"], 499);
+    let processed = reply.body["processed"].as_u64().unwrap();
+    assert!(processed <= 1, "{}", reply.body);
+    assert_eq!(processed + reply.body["duplicates"].as_u64().unwrap(), 500);
     let totals = api
         .get(&format!("/aggregates?client_id={}", encode(&client)))
         .await;
