@@ -243,6 +243,8 @@ struct Shared {
     stats: Mutex<ProxyStats>,
     /// How often each distinct request (operation + canonical body) came (brownout).
     seen: Mutex<HashMap<String, u32>>,
+    /// When DynamoDB first answered success to a transaction putting each event (by hash).
+    committed: Mutex<HashMap<String, std::time::Instant>>,
 }
 
 impl Shared {
@@ -277,6 +279,7 @@ impl FaultProxy {
             plan: Mutex::new(plan),
             stats: Mutex::default(),
             seen: Mutex::default(),
+            committed: Mutex::default(),
         });
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let state = shared.clone();
@@ -340,6 +343,17 @@ impl FaultProxy {
 
     pub fn stats(&self) -> ProxyStats {
         self.shared.stats().clone()
+    }
+
+    /// When DynamoDB first committed a transaction that put the event `hash` (its answer may
+    /// then have been lost on the way back), as seen by this proxy.
+    pub fn first_commit(&self, hash: &str) -> Option<std::time::Instant> {
+        self.shared
+            .committed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(hash)
+            .copied()
     }
 
     /// Starts counting from zero.
@@ -629,6 +643,7 @@ async fn forward(
                     *upstream = None;
                 }
                 observe(shared, &answer);
+                record_commits(shared, request, &answer);
                 return Ok((answer.raw, answer.close));
             }
             // An idle keep-alive connection the server had closed: nothing was read, so
@@ -659,6 +674,26 @@ async fn forward(
     }
     shared.stats().upstream_failures += 1;
     Err(io::ErrorKind::ConnectionReset.into())
+}
+
+/// Notes the events a successful `TransactWriteItems` put (`Put.Item.event_hash`).
+fn record_commits(shared: &Shared, request: &Message, answer: &Message) {
+    let transaction = request
+        .header("x-amz-target")
+        .is_some_and(|t| t.ends_with(".TransactWriteItems"));
+    if !transaction || answer.status != 200 {
+        return;
+    }
+    let Ok(body) = serde_json::from_slice::<serde_json::Value>(&request.body) else {
+        return;
+    };
+    let now = std::time::Instant::now();
+    let mut committed = shared.committed.lock().unwrap_or_else(|e| e.into_inner());
+    for action in body["TransactItems"].as_array().into_iter().flatten() {
+        if let Some(hash) = action["Put"]["Item"]["event_hash"]["S"].as_str() {
+            committed.entry(hash.to_owned()).or_insert(now);
+        }
+    }
 }
 
 /// Counts an error DynamoDB answered itself.

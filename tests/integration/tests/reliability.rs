@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use integration_tests::fault_proxy::{
-    stack_api, stack_base_url, Brownout, Fault, FaultPlan, ProxiedFunctions,
+    stack_api, stack_base_url, Brownout, Fault, FaultPlan, FaultProxy, ProxiedFunctions,
 };
 use integration_tests::report::{quantile, Report, Size};
 use integration_tests::{encode, nano_units, new_tenant, Api, StatusCode};
@@ -588,6 +588,8 @@ struct EventLog {
     processed: u32,
     duplicates: u32,
     hashes: BTreeSet<String>,
+    /// When the first `processed` or `duplicate` answer about it arrived.
+    first_counted: Option<Instant>,
     /// Some send of it got an answer that leaves open whether it was counted (a timeout,
     /// a 5xx, `unavailable`, or a failed record): a `processed` answer may then be missing.
     ambiguous: bool,
@@ -784,6 +786,7 @@ impl Run {
             ledger.unexpected.push(format!("send {send} settled twice"));
         }
         let log = &mut ledger.events[event];
+        log.first_counted.get_or_insert_with(Instant::now);
         log.hashes.insert(hash);
         if processed {
             log.processed += 1;
@@ -1025,6 +1028,42 @@ fn check_ledger(report: &mut Report, run: &Run, exact: bool) -> LedgerSummary {
         report.fail(example);
     }
     summary
+}
+
+/// No answer lies: every `processed` or `duplicate` answer came after DynamoDB committed the
+/// event (as the proxy between the functions and DynamoDB saw it). A commit that failed but
+/// was answered as counted would otherwise hide behind a later re-send of the same event.
+fn check_answers_follow_commits(report: &mut Report, run: &Run, proxy: &FaultProxy) -> usize {
+    let ledger = run.ledger();
+    let (mut checked, mut early) = (0, Vec::new());
+    for (event, log) in ledger.events.iter().enumerate() {
+        let (Some(answered), Some(hash)) = (log.first_counted, log.hashes.iter().next()) else {
+            continue;
+        };
+        checked += 1;
+        match proxy.first_commit(hash) {
+            Some(committed) if committed <= answered => {}
+            Some(committed) => early.push(format!(
+                "event {:?} was answered counted {} ms before DynamoDB first committed it",
+                run.work.events[event],
+                (committed - answered).as_millis()
+            )),
+            None => early.push(format!(
+                "event {:?} was answered counted ({} processed, {} duplicate) but never committed through the proxy",
+                run.work.events[event], log.processed, log.duplicates
+            )),
+        }
+    }
+    report.check(early.is_empty(), || {
+        format!(
+            "{} events were answered `processed`/`duplicate` before (or without) being committed",
+            early.len()
+        )
+    });
+    for text in early.into_iter().take(3) {
+        report.fail(text);
+    }
+    checked
 }
 
 async fn get_ok(report: &mut Report, api: &Api, path: &str) -> Option<Value> {
@@ -1444,7 +1483,8 @@ async fn storage_faults_lose_nothing_and_count_nothing_twice() {
     functions.proxy.set_plan(FaultPlan::every_kind(share));
 
     // WHEN clients send everything while a share of DynamoDB calls fail, with short outages
-    // (every call faulty for 4 s, every 10 s) that spend whole retry budgets, so events
+    // (every call failing for 7 s, longer than a store operation's ~6 s retry budget, after
+    // every 6 s of normal faults) that spend whole retry budgets, so events
     // also end kept as failed (then retried by the client) or answered 503 (then resent)
     let target = Target::new(&functions.base, vec![None], workers);
     let run = Run::new(target, work);
@@ -1454,6 +1494,18 @@ async fn storage_faults_lose_nothing_and_count_nothing_twice() {
         let elapsed = run.run(workers).await;
         done.store(true, std::sync::atomic::Ordering::Relaxed);
         elapsed
+    };
+    // an outage writes nothing: only faults that never reach DynamoDB (a late or lost
+    // answer would land the write, and the "failed" commit would be counted after all)
+    let outage = FaultPlan {
+        kinds: vec![
+            Fault::ProvisionedThroughputExceeded,
+            Fault::Throttling,
+            Fault::InternalServerError,
+            Fault::TransactionConflict,
+            Fault::ConnectionReset,
+        ],
+        ..FaultPlan::every_kind(1.0)
     };
     let outages = async {
         let pause = |ms| tokio::time::sleep(Duration::from_millis(ms));
@@ -1465,18 +1517,18 @@ async fn storage_faults_lose_nothing_and_count_nothing_twice() {
                 }
             }
             bursts += 1;
-            functions.proxy.set_share(1.0);
-            pause(4_000).await;
-            functions.proxy.set_share(share);
+            functions.proxy.set_plan(outage.clone());
+            pause(7_000).await;
+            functions.proxy.set_plan(FaultPlan::every_kind(share));
         }
-        functions.proxy.set_share(share);
+        functions.proxy.set_plan(FaultPlan::every_kind(share));
     };
     let (elapsed, ()) = futures::join!(writes, outages);
     let stats = functions.proxy.stats();
     report.item(
         "faults injected",
         format!(
-            "{} of {} DynamoDB calls ({:.1} %; plan: {:.0} % of calls, every kind equally likely, plus {bursts} outage(s) of 4 s with every call faulty): {}",
+            "{} of {} DynamoDB calls ({:.1} %; plan: {:.0} % of calls, every kind equally likely, plus {bursts} outage(s) of 7 s with every call failing without reaching DynamoDB): {}",
             stats.total_faults(),
             stats.total_calls(),
             100.0 * stats.total_faults() as f64 / stats.total_calls().max(1) as f64,
@@ -1501,10 +1553,11 @@ async fn storage_faults_lose_nothing_and_count_nothing_twice() {
     // THEN no request hung, every event ended counted once...
     check_latency(&mut report, &run);
     let summary = check_ledger(&mut report, &run, false);
+    let truthful = check_answers_follow_commits(&mut report, &run, &functions.proxy);
     report.item(
         "exactly once (answers)",
         format!(
-            "{} `processed` answers for {} distinct events (at most one each; an event whose commit answer was lost is answered `duplicate` later), {} `duplicate`",
+            "{} `processed` answers for {} distinct events (at most one each; an event whose commit answer was lost is answered `duplicate` later), {} `duplicate`; for all {truthful} events the first counted answer came after DynamoDB committed the event (seen at the proxy)",
             summary.processed_answers,
             run.work.events.len(),
             summary.duplicate_answers
@@ -1772,10 +1825,11 @@ async fn hot_client_loses_no_update() {
     // THEN no update is lost: counts and totals are exact
     check_latency(&mut report, &run);
     let summary = check_ledger(&mut report, &run, true);
+    let truthful = check_answers_follow_commits(&mut report, &run, &functions.proxy);
     report.item(
         "exactly once (answers)",
         format!(
-            "{} `processed` answers for {} distinct events, {} `duplicate`",
+            "{} `processed` answers for {} distinct events, {} `duplicate`; for all {truthful} events the first counted answer came after DynamoDB committed the event",
             summary.processed_answers,
             run.work.events.len(),
             summary.duplicate_answers
