@@ -243,7 +243,9 @@ struct Shared {
     stats: Mutex<ProxyStats>,
     /// How often each distinct request (operation + canonical body) came (brownout).
     seen: Mutex<HashMap<String, u32>>,
-    /// When DynamoDB first answered success to a transaction putting each event (by hash).
+    /// For each event (by hash), when the first transaction that put it and that DynamoDB
+    /// answered with success was sent to DynamoDB (the commit happened after that instant;
+    /// the answer is read later, and a concurrent duplicate may be answered in between).
     committed: Mutex<HashMap<String, std::time::Instant>>,
 }
 
@@ -345,8 +347,9 @@ impl FaultProxy {
         self.shared.stats().clone()
     }
 
-    /// When DynamoDB first committed a transaction that put the event `hash` (its answer may
-    /// then have been lost on the way back), as seen by this proxy.
+    /// When the first transaction that put the event `hash` and that DynamoDB committed was
+    /// sent to DynamoDB (its answer may then have been lost on the way back): the event was
+    /// not stored before this instant.
     pub fn first_commit(&self, hash: &str) -> Option<std::time::Instant> {
         self.shared
             .committed
@@ -632,6 +635,7 @@ async fn forward(
             *upstream = Some(BufReader::new(stream));
         }
         let connection = upstream.as_mut().expect("connected above");
+        let sent_at = std::time::Instant::now();
         let sent = connection.get_mut().write_all(&request.raw).await;
         let answer = match sent {
             Ok(()) => read_message(connection, true).await,
@@ -643,7 +647,7 @@ async fn forward(
                     *upstream = None;
                 }
                 observe(shared, &answer);
-                record_commits(shared, request, &answer);
+                record_commits(shared, request, &answer, sent_at);
                 return Ok((answer.raw, answer.close));
             }
             // An idle keep-alive connection the server had closed: nothing was read, so
@@ -676,8 +680,14 @@ async fn forward(
     Err(io::ErrorKind::ConnectionReset.into())
 }
 
-/// Notes the events a successful `TransactWriteItems` put (`Put.Item.event_hash`).
-fn record_commits(shared: &Shared, request: &Message, answer: &Message) {
+/// Notes the events a successful `TransactWriteItems` put (`Put.Item.event_hash`), with the
+/// instant the transaction was sent.
+fn record_commits(
+    shared: &Shared,
+    request: &Message,
+    answer: &Message,
+    sent_at: std::time::Instant,
+) {
     let transaction = request
         .header("x-amz-target")
         .is_some_and(|t| t.ends_with(".TransactWriteItems"));
@@ -687,11 +697,11 @@ fn record_commits(shared: &Shared, request: &Message, answer: &Message) {
     let Ok(body) = serde_json::from_slice::<serde_json::Value>(&request.body) else {
         return;
     };
-    let now = std::time::Instant::now();
     let mut committed = shared.committed.lock().unwrap_or_else(|e| e.into_inner());
     for action in body["TransactItems"].as_array().into_iter().flatten() {
         if let Some(hash) = action["Put"]["Item"]["event_hash"]["S"].as_str() {
-            committed.entry(hash.to_owned()).or_insert(now);
+            let first = committed.entry(hash.to_owned()).or_insert(sent_at);
+            *first = (*first).min(sent_at);
         }
     }
 }
