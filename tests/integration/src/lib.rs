@@ -10,6 +10,9 @@
 //! owns every client id (created once per test binary in the stack's table); `new_tenant`
 //! makes tenants with narrower client patterns, as `tools/admin` does.
 
+pub mod fault_proxy;
+pub mod report;
+
 use std::collections::HashMap;
 use std::os::unix::process::CommandExt;
 use std::process::Command;

@@ -1,0 +1,235 @@
+//! `RELIABILITY.md` at the repository root, written by the reliability tests themselves
+//! (`tests/reliability.rs`): each test rewrites its own section — one per test and size —
+//! with the load it ran, the faults injected, what it measured and its result, so the file
+//! always shows what the last run of each test found. Nothing in it is written by hand.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use event_core::EventTimestamp;
+
+use super::repo_root;
+
+/// Small (every `cargo test`, a minute at most) or full (`SOAK=1`, `make soak`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Size {
+    Small,
+    Full,
+}
+
+impl Size {
+    /// `Full` when `SOAK=1` is set.
+    pub fn from_env() -> Self {
+        match std::env::var("SOAK").as_deref() {
+            Ok("1") | Ok("true") | Ok("yes") => Size::Full,
+            _ => Size::Small,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Size::Small => "small",
+            Size::Full => "full",
+        }
+    }
+
+    /// `small` or `full`, whichever this is.
+    pub fn pick<T>(self, small: T, full: T) -> T {
+        match self {
+            Size::Small => small,
+            Size::Full => full,
+        }
+    }
+}
+
+/// One test's section, filled while it runs and written by `finish`.
+pub struct Report {
+    order: u32,
+    test: String,
+    size: Size,
+    started: Instant,
+    items: Vec<(String, String)>,
+    failures: Vec<String>,
+}
+
+impl Report {
+    /// `order` places the section in the file (sections sort by order, then size).
+    pub fn new(order: u32, test: &str, size: Size) -> Self {
+        Report {
+            order,
+            test: test.to_owned(),
+            size,
+            started: Instant::now(),
+            items: Vec::new(),
+            failures: Vec::new(),
+        }
+    }
+
+    pub fn size(&self) -> Size {
+        self.size
+    }
+
+    /// A `- **label**: text` line of the section (also printed).
+    pub fn item(&mut self, label: &str, text: impl Into<String>) {
+        let text = text.into();
+        println!("[{}] {label}: {text}", self.test);
+        self.items.push((label.to_owned(), text));
+    }
+
+    /// Records a broken guarantee (the test fails at `finish`).
+    pub fn fail(&mut self, failure: impl Into<String>) {
+        let failure = failure.into();
+        eprintln!("[{}] FAILED: {failure}", self.test);
+        self.failures.push(failure);
+    }
+
+    /// `fail(message())` unless `ok`.
+    pub fn check(&mut self, ok: bool, message: impl FnOnce() -> String) {
+        if !ok {
+            self.fail(message());
+        }
+    }
+
+    pub fn failures(&self) -> &[String] {
+        &self.failures
+    }
+
+    /// Writes the section (the result, what was recorded, the failures) and panics if a
+    /// guarantee broke.
+    pub fn finish(self) {
+        let elapsed = self.started.elapsed();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default();
+        let date = EventTimestamp::from_unix_nanos(now * 1_000_000_000)
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        let mut body = String::new();
+        let _ = writeln!(body, "### {} ({} size)\n", self.test, self.size.name());
+        let result = if self.failures.is_empty() {
+            "PASS: every guarantee checked held".to_owned()
+        } else {
+            format!("FAIL: {} guarantee(s) broken (below)", self.failures.len())
+        };
+        let _ = writeln!(body, "- **result**: {result}");
+        let soak = match self.size {
+            Size::Full => "SOAK=1 ",
+            Size::Small => "",
+        };
+        let _ = writeln!(
+            body,
+            "- **command**: `{soak}cargo test -p integration-tests --test reliability -- --test-threads=1 {}`",
+            self.test
+        );
+        let _ = writeln!(
+            body,
+            "- **run**: {date}, {:.1} s, commit {}",
+            elapsed.as_secs_f64(),
+            commit()
+        );
+        for (label, text) in &self.items {
+            let _ = writeln!(body, "- **{label}**: {text}");
+        }
+        for failure in &self.failures {
+            let _ = writeln!(body, "- **broken**: {failure}");
+        }
+        write_section(self.order, &self.test, self.size, &body);
+        assert!(
+            self.failures.is_empty(),
+            "{}: {} guarantee(s) broken:\n{}",
+            self.test,
+            self.failures.len(),
+            self.failures.join("\n")
+        );
+    }
+}
+
+/// The checked-out commit, and whether the work tree differs from it.
+fn commit() -> String {
+    let root = repo_root();
+    let run = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(&root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let Some(head) = run(&["rev-parse", "--short", "HEAD"]) else {
+        return "unknown".to_owned();
+    };
+    let dirty = run(&["status", "--porcelain", "--untracked-files=no"])
+        .is_some_and(|status| !status.is_empty());
+    match dirty {
+        true => format!("{head} + uncommitted changes"),
+        false => head,
+    }
+}
+
+fn report_path() -> PathBuf {
+    repo_root().join("RELIABILITY.md")
+}
+
+const HEADER: &str = "# Reliability under load and storage faults
+
+Written by the end-to-end reliability tests, never by hand: `tests/integration/tests/reliability.rs`
+runs the functions under `cargo lambda watch` against DynamoDB in LocalStack, and each test
+rewrites its own section here (`tests/integration/src/report.rs`) with the load it ran, the
+faults it injected, what it measured and whether every guarantee of `docs/contract.md` held.
+The small size runs with every `cargo test` (`make test`); the full size with `SOAK=1`
+(`make soak`). Storage faults come from `tests/integration/src/fault_proxy.rs`, a proxy
+between the functions and DynamoDB. Latencies are local (debug builds, one 2-core machine,
+an emulator), so they show shape and tails, not what AWS would give.
+";
+
+const MARK: &str = "<!-- reliability-section ";
+
+/// Replaces (or adds) one section, keeping the others; sections sort by (order, size).
+fn write_section(order: u32, test: &str, size: Size, body: &str) {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let path = report_path();
+    let existing = std::fs::read_to_string(&path).unwrap_or_default();
+    let mut sections: BTreeMap<(u32, String, u8), String> = BTreeMap::new();
+    for chunk in existing.split(MARK).skip(1) {
+        let Some((key, rest)) = chunk.split_once(" -->") else {
+            continue;
+        };
+        let mut parts = key.split_whitespace();
+        let (Some(o), Some(t), Some(s)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let (Ok(o), s) = (o.parse::<u32>(), u8::from(s == "full")) else {
+            continue;
+        };
+        sections.insert((o, t.to_owned(), s), rest.trim().to_owned());
+    }
+    sections.insert(
+        (order, test.to_owned(), u8::from(size == Size::Full)),
+        body.trim().to_owned(),
+    );
+    let mut text = String::from(HEADER);
+    for ((o, t, s), section) in &sections {
+        let size = if *s == 1 { "full" } else { "small" };
+        let _ = write!(text, "\n{MARK}{o} {t} {size} -->\n{section}\n");
+    }
+    let temporary = path.with_extension(format!("md.{}.tmp", std::process::id()));
+    std::fs::write(&temporary, text).expect("write RELIABILITY.md");
+    std::fs::rename(&temporary, &path).expect("replace RELIABILITY.md");
+}
+
+/// The `q`-quantile (0..=1) of `values` (sorted here), nearest rank.
+pub fn quantile(values: &mut [f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(|a, b| a.total_cmp(b));
+    let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
+    values[rank - 1]
+}
