@@ -3,7 +3,7 @@
 
 use event_core::normalize_event;
 use event_http::{ApiError, Ctx, ErrorCode, ErrorDetail, Reply};
-use event_store::{CommitOutcome, FailedId, FailedStatus, ProcessedRecord, Store};
+use event_store::{CommitOutcome, FailedStatus, ProcessedRecord, Store};
 use serde_json::value::RawValue;
 
 use crate::outcome::{storage_failure_reason, Outcome};
@@ -14,16 +14,8 @@ pub(crate) async fn post<S: Store>(
     id: &str,
     request_id: &str,
 ) -> Result<Reply, ApiError> {
-    let failed_id = FailedId(id.to_owned());
-    let record = ctx.store.get_failed(&failed_id).await?.ok_or_else(|| {
-        ApiError::with_message(
-            ErrorCode::NotFound,
-            "No failed or rejected event has this id.",
-        )
-    })?;
-    if let Some(client) = &record.client_id {
-        ctx.caller.check_client(client)?;
-    }
+    let record = ctx.failed_record(id).await?;
+    let failed_id = record.failed_id.clone();
     if record.status == FailedStatus::Rejected {
         return Err(ErrorCode::NotRetryable.into());
     }

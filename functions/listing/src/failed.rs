@@ -1,8 +1,8 @@
 //! `GET /events/failed?client_id=&limit=&cursor=` (raw bodies previewed) and
 //! `GET /events/failed/{failed_id}` (the whole raw body).
 
-use event_http::{params, ApiError, Ctx, ErrorCode, Query, Reply};
-use event_store::{FailedId, FailedQuery, Store};
+use event_http::{params, ApiError, Ctx, Query, Reply};
+use event_store::{FailedQuery, Store};
 use lambda_http::http::StatusCode;
 
 use crate::views::{FailedView, PageView};
@@ -28,18 +28,6 @@ pub(crate) async fn list<S: Store>(ctx: &Ctx<'_, S>, query: &Query) -> Result<Re
 }
 
 pub(crate) async fn one<S: Store>(ctx: &Ctx<'_, S>, id: &str) -> Result<Reply, ApiError> {
-    let record = ctx
-        .store
-        .get_failed(&FailedId(id.to_owned()))
-        .await?
-        .ok_or_else(|| {
-            ApiError::with_message(
-                ErrorCode::NotFound,
-                "No failed or rejected event has this id.",
-            )
-        })?;
-    if let Some(client) = &record.client_id {
-        ctx.caller.check_client(client)?;
-    }
+    let record = ctx.failed_record(id).await?;
     Reply::json(StatusCode::OK, &FailedView::whole(&record), "found")
 }

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use event_core::EventTimestamp;
-use event_store::{ClientPatterns, Store, TenantId};
+use event_store::{ClientPatterns, FailedId, FailedRecord, Store, TenantId};
 use lambda_http::{Request, RequestExt};
 
 use crate::auth::{authenticate, Caller, KeyCache};
-use crate::{ApiError, Config};
+use crate::{ApiError, Config, ErrorCode};
 
 /// "Now", injected: the core never reads the clock, and tests pin it.
 pub type Clock = fn() -> EventTimestamp;
@@ -83,6 +83,27 @@ pub struct Ctx<'a, S> {
 impl<S> Ctx<'_, S> {
     pub fn now(&self) -> EventTimestamp {
         (self.clock)()
+    }
+}
+
+impl<S: Store> Ctx<'_, S> {
+    /// The caller's failed or rejected record `id`: 404 when the caller's tenant has none,
+    /// 403 when it names a client the tenant does not own (any more).
+    pub async fn failed_record(&self, id: &str) -> Result<FailedRecord, ApiError> {
+        let record = self
+            .store
+            .get_failed(&FailedId(id.to_owned()))
+            .await?
+            .ok_or_else(|| {
+                ApiError::with_message(
+                    ErrorCode::NotFound,
+                    "No failed or rejected event has this id.",
+                )
+            })?;
+        if let Some(client) = &record.client_id {
+            self.caller.check_client(client)?;
+        }
+        Ok(record)
     }
 }
 
