@@ -14,10 +14,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Put, ReturnConsumedCapacity, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ReturnConsumedCapacity, TransactWriteItem};
 use event_core::{AmountSum, Metric};
 
-use super::items::{n, s, Item, ProcessedItem};
+use super::commit::hour_add;
 use super::retry::{classify, with_retry, AttemptError, TRANSIENT_REASONS};
 use super::DynamoStore;
 use crate::{keys, CommitOutcome, ProcessedRecord, StoreError};
@@ -143,10 +143,6 @@ impl DynamoStore {
         records: &[ProcessedRecord],
         pending: &[usize],
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let build = |e: aws_sdk_dynamodb::error::BuildError| {
-            StoreError::Internal(format!("building a request: {e}"))
-        };
-        let table = self.table();
         let first = &records[pending[0]];
         let hour = first.event.timestamp.hour_key();
         // Any aggregate shard may take the group's sums: the shards are added on read.
@@ -157,19 +153,7 @@ impl DynamoStore {
         let mut actions = Vec::with_capacity(pending.len() + 2);
         for &index in pending {
             let record = &records[index];
-            let item: Item = ProcessedItem {
-                tenant: self.tenant(),
-                event_shards: self.config.event_shards,
-                record,
-            }
-            .into();
-            let put = Put::builder()
-                .table_name(table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(build)?;
-            actions.push(TransactWriteItem::builder().put(put).build());
+            actions.push(self.put_if_new(record)?);
             let amount = AmountSum::from(record.event.amount);
             for sums in [
                 &mut all,
@@ -182,18 +166,7 @@ impl DynamoStore {
             }
         }
         let add = |sk: String, (count, total): (u64, AmountSum)| {
-            Update::builder()
-                .table_name(table)
-                .key("pk", s(pk.clone()))
-                .key("sk", s(sk))
-                .update_expression("ADD #n :count, #total :amount")
-                .expression_attribute_names("#n", "n")
-                .expression_attribute_names("#total", "total")
-                .expression_attribute_values(":count", n(count))
-                .expression_attribute_values(":amount", n(total))
-                .build()
-                .map(|update| TransactWriteItem::builder().update(update).build())
-                .map_err(build)
+            hour_add(self.table(), &pk, sk, count, total)
         };
         actions.push(add(keys::all_sk(&hour), all)?);
         for (metric, sums) in per_metric {

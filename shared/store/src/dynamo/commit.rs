@@ -8,6 +8,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{Put, ReturnConsumedCapacity, TransactWriteItem, Update};
 
+use event_core::AmountSum;
+
 use super::items::{self, n, s, FailedItem, Item, ProcessedItem};
 use super::retry::{classify, with_retry, AttemptError, TRANSIENT_REASONS};
 use super::DynamoStore;
@@ -36,8 +38,30 @@ enum Committed {
     Duplicate,
 }
 
-fn build_error(err: impl std::error::Error) -> StoreError {
+pub(super) fn build_error(err: impl std::error::Error) -> StoreError {
     StoreError::Internal(format!("building a request: {err}"))
+}
+
+/// `ADD count, total` to one hourly aggregate item (`pk`, `sk`) of table `table`.
+pub(super) fn hour_add(
+    table: &str,
+    pk: &str,
+    sk: String,
+    count: u64,
+    total: AmountSum,
+) -> Result<TransactWriteItem, StoreError> {
+    let update = Update::builder()
+        .table_name(table)
+        .key("pk", s(pk))
+        .key("sk", s(sk))
+        .update_expression("ADD #n :count, #total :amount")
+        .expression_attribute_names("#n", "n")
+        .expression_attribute_names("#total", "total")
+        .expression_attribute_values(":count", n(count))
+        .expression_attribute_values(":amount", n(total))
+        .build()
+        .map_err(build_error)?;
+    Ok(TransactWriteItem::builder().update(update).build())
 }
 
 impl DynamoStore {
@@ -99,6 +123,28 @@ impl DynamoStore {
     fn commit_actions(&self, record: &ProcessedRecord) -> Result<CommitActions, StoreError> {
         let table = self.table();
         let event = &record.event;
+        let put = self.put_if_new(record)?;
+        let hour = event.timestamp.hour_key();
+        let j = record.hash.shard(self.config.aggregate_shards);
+        let pk = keys::aggregate_pk(self.tenant(), &event.client_id, j);
+        let amount = AmountSum::from(event.amount);
+        let add = |sk: String| hour_add(table, &pk, sk, 1, amount);
+        let mut commit = CommitActions {
+            actions: Vec::with_capacity(4),
+            put_event: 0,
+            mark_retried: None,
+        };
+        commit.put_event = commit.push(put);
+        commit.push(add(keys::all_sk(&hour))?);
+        commit.push(add(keys::metric_sk(&event.metric, &hour))?);
+        Ok(commit)
+    }
+
+    /// The put of a processed event, only if its key is new (the dedupe).
+    pub(super) fn put_if_new(
+        &self,
+        record: &ProcessedRecord,
+    ) -> Result<TransactWriteItem, StoreError> {
         let item: Item = ProcessedItem {
             tenant: self.tenant(),
             event_shards: self.config.event_shards,
@@ -106,44 +152,12 @@ impl DynamoStore {
         }
         .into();
         let put = Put::builder()
-            .table_name(table)
+            .table_name(self.table())
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(build_error)?;
-        let hour = event.timestamp.hour_key();
-        let j = record.hash.shard(self.config.aggregate_shards);
-        let pk = keys::aggregate_pk(self.tenant(), &event.client_id, j);
-        let add = |sk: String| {
-            Update::builder()
-                .table_name(table)
-                .key("pk", s(pk.clone()))
-                .key("sk", s(sk))
-                .update_expression("ADD #n :one, #total :amount")
-                .expression_attribute_names("#n", "n")
-                .expression_attribute_names("#total", "total")
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":amount", n(event.amount))
-                .build()
-                .map_err(build_error)
-        };
-        let mut commit = CommitActions {
-            actions: Vec::with_capacity(4),
-            put_event: 0,
-            mark_retried: None,
-        };
-        commit.put_event = commit.push(TransactWriteItem::builder().put(put).build());
-        commit.push(
-            TransactWriteItem::builder()
-                .update(add(keys::all_sk(&hour))?)
-                .build(),
-        );
-        commit.push(
-            TransactWriteItem::builder()
-                .update(add(keys::metric_sk(&event.metric, &hour))?)
-                .build(),
-        );
-        Ok(commit)
+        Ok(TransactWriteItem::builder().put(put).build())
     }
 
     /// `status = retried`, one more attempt, and the 30-day expiry; only if the record exists.
