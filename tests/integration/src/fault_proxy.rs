@@ -1022,21 +1022,7 @@ impl ProxiedFunctions {
 
 impl Drop for ProxiedFunctions {
     fn drop(&mut self) {
-        // as StorageDown: signal the watcher's process group with bash's own kill
-        let group = self.watcher.id();
-        let signal_group = |signal: &str| {
-            let script = format!("kill -{signal} -- -{group}");
-            let _ = Command::new("bash").args(["-c", &script]).status();
-        };
-        signal_group("TERM");
-        for _ in 0..50 {
-            if matches!(self.watcher.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        signal_group("KILL");
-        let _ = self.watcher.wait();
+        crate::stop_process_group(&mut self.watcher);
     }
 }
 

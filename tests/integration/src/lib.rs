@@ -420,22 +420,27 @@ impl StorageDown {
 
 impl Drop for StorageDown {
     fn drop(&mut self) {
-        // bash's own `kill`: a bare machine may lack /usr/bin/kill (procps)
-        let group = self.watcher.id();
-        let signal_group = |signal: &str| {
-            let script = format!("kill -{signal} -- -{group}");
-            let _ = Command::new("bash").args(["-c", &script]).status();
-        };
-        signal_group("TERM");
-        for _ in 0..50 {
-            if matches!(self.watcher.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        signal_group("KILL");
-        let _ = self.watcher.wait();
+        stop_process_group(&mut self.watcher);
     }
+}
+
+/// Stops a watcher started in its own process group, with its function instances: TERM, then
+/// KILL after 5 s. Through bash's own `kill`: a bare machine may lack /usr/bin/kill (procps).
+pub fn stop_process_group(child: &mut std::process::Child) {
+    let group = child.id();
+    let signal_group = |signal: &str| {
+        let script = format!("kill -{signal} -- -{group}");
+        let _ = Command::new("bash").args(["-c", &script]).status();
+    };
+    signal_group("TERM");
+    for _ in 0..50 {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    signal_group("KILL");
+    let _ = child.wait();
 }
 
 /// `cmd` without the variables cargo sets for the test binary (`CARGO_PKG_NAME`,
