@@ -115,9 +115,10 @@ pub(crate) async fn post<S: Store>(
             outcomes[index] = Some(outcome);
         }
     };
+    let commit_store = ctx.commit_store();
     let new_events = async {
         let mut failed = Vec::new();
-        let mut results = std::pin::pin!(ctx.store.commit_events(&records, concurrency));
+        let mut results = std::pin::pin!(commit_store.commit_events(&records, concurrency));
         while let Some((position, result)) = results.next().await {
             let (index, raw) = commits[position];
             match result {
@@ -143,16 +144,14 @@ pub(crate) async fn post<S: Store>(
         }
     };
     let work = futures::future::join(others, new_events);
+    // The store gives up at the deadline by itself; this catches any other slowness.
     // Past the deadline the unfinished commits are dropped. One may still land in
     // DynamoDB; its item is answered `unavailable`, and the resend is then a duplicate.
-    if tokio::time::timeout(ctx.config.batch_deadline, work)
+    if tokio::time::timeout_at(ctx.backstop().into(), work)
         .await
         .is_err()
     {
-        tracing::warn!(
-            deadline_ms = ctx.config.batch_deadline.as_millis() as u64,
-            "batch deadline passed; unfinished items answered unavailable"
-        );
+        tracing::warn!("request deadline passed; unfinished items answered unavailable");
     }
 
     for (slot, outcome) in outcomes.iter_mut().zip(committed) {

@@ -7,7 +7,7 @@ mod retry;
 mod single;
 
 use event_core::{parse_body, Body as EventsBody};
-use event_http::{body_bytes, resolve, serve, ApiError, App, Reply, RequestMeta, Route};
+use event_http::{body_bytes, resolve, serve, ApiError, App, ErrorCode, Reply, RequestMeta, Route};
 use event_store::Store;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
@@ -35,18 +35,30 @@ pub async fn handle<S: Store>(req: Request, app: &App<S>) -> Response<Body> {
 async fn route<S: Store>(req: Request, meta: RequestMeta, app: &App<S>) -> Result<Reply, ApiError> {
     let (endpoint, params) = resolve(&ROUTES, &meta)?;
     let ctx = app.authorize(&req).await?;
-    match endpoint {
-        Endpoint::PostEvents => {
-            // One clock reading per request: every event of a batch is received together.
-            let now = ctx.now();
-            match parse_body(body_bytes(&req))? {
-                EventsBody::Single(raw) => single::post(&ctx, raw, now, &meta.request_id).await,
-                EventsBody::Batch(items) => batch::post(&ctx, &items, now).await,
+    let work = async {
+        match endpoint {
+            Endpoint::PostEvents => {
+                // One clock reading per request: every event of a batch is received together.
+                let now = ctx.now();
+                match parse_body(body_bytes(&req))? {
+                    EventsBody::Single(raw) => single::post(&ctx, raw, now, &meta.request_id).await,
+                    EventsBody::Batch(items) => batch::post(&ctx, &items, now).await,
+                }
+            }
+            Endpoint::Retry => {
+                let id = params.get("failed_id").unwrap_or_default();
+                retry::post(&ctx, id, &meta.request_id).await
             }
         }
-        Endpoint::Retry => {
-            let id = params.get("failed_id").unwrap_or_default();
-            retry::post(&ctx, id, &meta.request_id).await
+    };
+    // The store gives up at the deadline by itself (`Ctx::store`); this is the backstop for
+    // anything else that is slow. Whatever was in flight is dropped: a commit may still land,
+    // and then the resend the 503 asks for is a duplicate.
+    match tokio::time::timeout_at(ctx.backstop().into(), work).await {
+        Ok(reply) => reply,
+        Err(_) => {
+            tracing::warn!("request deadline passed before an answer; answered unavailable");
+            Err(ErrorCode::StorageUnavailable.into())
         }
     }
 }

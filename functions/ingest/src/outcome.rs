@@ -158,7 +158,7 @@ pub(crate) async fn commit<S: Store>(
     received_at: EventTimestamp,
 ) -> Outcome {
     let record = processed_record(parsed, received_at);
-    let committed = ctx.store.commit_event(&record).await;
+    let committed = ctx.commit_store().commit_event(&record).await;
     settle(ctx, raw, record, committed).await
 }
 

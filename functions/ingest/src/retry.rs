@@ -44,7 +44,11 @@ pub(crate) async fn post<S: Store>(
         hash: parsed.hash,
         received_at: record.received_at,
     };
-    let outcome = match ctx.store.commit_retry(&processed, &failed_id).await {
+    let outcome = match ctx
+        .commit_store()
+        .commit_retry(&processed, &failed_id)
+        .await
+    {
         Ok(CommitOutcome::Processed) => Outcome::Processed {
             hash: processed.hash,
             event: processed.event,

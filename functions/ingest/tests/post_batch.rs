@@ -3,18 +3,13 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use common::slow_store::SlowStore;
 use common::*;
 use event_http::App;
-use event_store::{
-    AggregateQuery, AggregateTotals, ClientPatterns, CommitOutcome, FailedId, FailedQuery,
-    FailedRecord, FailedStatus, HourBucket, HourlyQuery, KeyHash, KeyState, MemoryStore, Page,
-    ProcessedQuery, ProcessedRecord, Store, StoreError, Tenant, TenantId,
-};
-use futures::{stream, Stream, StreamExt};
+use event_store::{FailedId, FailedStatus, Store};
 use lambda_http::http::StatusCode;
 
 fn batch(events: &[&str]) -> String {
@@ -154,108 +149,6 @@ async fn given_an_empty_batch_when_posted_then_400_empty_batch() {
     assert_eq!(answer.body["error"]["code"], "empty_batch");
 }
 
-/// A store whose commits take `delay` and that counts commits in flight.
-struct SlowStore {
-    inner: MemoryStore,
-    delay: Duration,
-    in_flight: Arc<AtomicUsize>,
-    max_in_flight: Arc<AtomicUsize>,
-}
-
-impl SlowStore {
-    fn new(delay: Duration) -> Self {
-        SlowStore {
-            inner: memory_store(),
-            delay,
-            in_flight: Arc::default(),
-            max_in_flight: Arc::default(),
-        }
-    }
-}
-
-impl Store for SlowStore {
-    fn for_tenant(&self, tenant: &TenantId) -> Self {
-        SlowStore {
-            inner: self.inner.for_tenant(tenant),
-            delay: self.delay,
-            in_flight: Arc::clone(&self.in_flight),
-            max_in_flight: Arc::clone(&self.max_in_flight),
-        }
-    }
-    async fn tenant_of_key(&self, hash: &KeyHash) -> Result<Option<TenantId>, StoreError> {
-        self.inner.tenant_of_key(hash).await
-    }
-    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
-        self.inner.get_tenant(id).await
-    }
-    async fn put_tenant(
-        &self,
-        id: &TenantId,
-        clients: &ClientPatterns,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        self.inner.put_tenant(id, clients, now).await
-    }
-    async fn add_key(
-        &self,
-        tenant: &TenantId,
-        hash: &KeyHash,
-        state: &KeyState,
-    ) -> Result<(), StoreError> {
-        self.inner.add_key(tenant, hash, state).await
-    }
-    async fn revoke_key(&self, tenant: &TenantId, hash: &KeyHash) -> Result<bool, StoreError> {
-        self.inner.revoke_key(tenant, hash).await
-    }
-    async fn commit_event(&self, record: &ProcessedRecord) -> Result<CommitOutcome, StoreError> {
-        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        tokio::time::sleep(self.delay).await;
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        self.inner.commit_event(record).await
-    }
-    fn commit_events<'a>(
-        &'a self,
-        records: &'a [ProcessedRecord],
-        concurrency: usize,
-    ) -> impl Stream<Item = (usize, Result<CommitOutcome, StoreError>)> + Send + 'a {
-        stream::iter(records.iter().enumerate())
-            .map(move |(index, record)| async move { (index, self.commit_event(record).await) })
-            .buffer_unordered(concurrency)
-    }
-    async fn commit_retry(
-        &self,
-        record: &ProcessedRecord,
-        retry_of: &FailedId,
-    ) -> Result<CommitOutcome, StoreError> {
-        self.inner.commit_retry(record, retry_of).await
-    }
-    async fn put_failed(&self, record: &FailedRecord) -> Result<(), StoreError> {
-        self.inner.put_failed(record).await
-    }
-    async fn record_failed_attempt(&self, id: &FailedId) -> Result<(), StoreError> {
-        self.inner.record_failed_attempt(id).await
-    }
-    async fn get_failed(&self, id: &FailedId) -> Result<Option<FailedRecord>, StoreError> {
-        self.inner.get_failed(id).await
-    }
-    async fn list_processed(
-        &self,
-        query: &ProcessedQuery,
-    ) -> Result<Page<ProcessedRecord>, StoreError> {
-        self.inner.list_processed(query).await
-    }
-    async fn list_failed(&self, query: &FailedQuery) -> Result<Page<FailedRecord>, StoreError> {
-        self.inner.list_failed(query).await
-    }
-    async fn aggregate(&self, query: &AggregateQuery) -> Result<AggregateTotals, StoreError> {
-        self.inner.aggregate(query).await
-    }
-    async fn aggregate_hourly(&self, query: &HourlyQuery) -> Result<Vec<HourBucket>, StoreError> {
-        self.inner.aggregate_hourly(query).await
-    }
-}
-
 fn distinct_events(n: usize) -> Vec<String> {
     (1..=n).map(|i| event_with_amount(&i.to_string())).collect()
 }
@@ -283,6 +176,42 @@ async fn given_storage_slower_than_the_deadline_when_a_batch_is_posted_then_item
         assert_eq!(result["retryable"], true);
         assert_eq!(result["error"]["code"], "deadline_exceeded");
     }
+}
+
+#[tokio::test]
+async fn given_storage_slower_than_the_deadline_when_a_batch_is_posted_then_its_events_are_kept_failed_in_time(
+) {
+    // GIVEN commits that would take 30 s, in a store that gives up at its deadline
+    let app = App::new(
+        SlowStore::new(Duration::from_secs(30)).giving_up_at_deadline(),
+        config_with_deadline(Duration::from_millis(400), 16),
+    )
+    .with_clock(fixed_now);
+    let events = distinct_events(3);
+    let refs: Vec<&str> = events.iter().map(String::as_str).collect();
+    let started = Instant::now();
+
+    let answer = call(&app, post(&batch(&refs))).await;
+
+    // THEN the commits stop early enough for every event to be kept, and the answer comes
+    // before the request's deadline
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body["failed"], 3);
+    for result in answer.body["results"].as_array().unwrap() {
+        assert_eq!(result["status"], "failed", "{result}");
+        assert_eq!(result["retryable"], true);
+        assert_eq!(result["error"]["code"], "storage_failed");
+        assert!(result["failed_id"].is_string());
+    }
+    let kept = app.store.inner.failed_records();
+    assert_eq!(kept.len(), 3);
+    assert!(kept.iter().all(|r| r.status == FailedStatus::Failed));
+    assert!(app.store.inner.processed_records().is_empty());
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! caller (`Ctx`) with the store scoped to the caller's tenant.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use event_core::EventTimestamp;
 use event_store::{ClientPatterns, FailedId, FailedRecord, Store, TenantId};
@@ -55,28 +55,63 @@ impl<S> App<S> {
 const KEY_PARAMS: [&str; 4] = ["api_key", "apikey", "x-api-key", "key"];
 
 impl<S: Store> App<S> {
-    /// The request's caller, and the store scoped to its tenant; 401 without a usable key.
+    /// The request's caller, and the store scoped to its tenant and its deadline; 401
+    /// without a usable key.
     pub async fn authorize(&self, req: &Request) -> Result<Ctx<'_, S>, ApiError> {
+        let started = Instant::now();
+        let deadline = started + self.time_for(req);
         let query = req.query_string_parameters_ref();
         let query_has_key =
             query.is_some_and(|q| KEY_PARAMS.iter().any(|name| q.first(name).is_some()));
-        let caller = authenticate(self, req.headers(), query_has_key).await?;
+        let caller = authenticate(self, deadline, req.headers(), query_has_key).await?;
         let span = tracing::Span::current();
         span.record("tenant", caller.tenant.as_str());
         Ok(Ctx {
-            store: self.store.for_tenant(&caller.tenant),
+            store: self.store.for_tenant(&caller.tenant).until(deadline),
             config: &self.config,
             clock: self.clock,
             caller,
+            deadline,
+            // A quarter of the request's time stays for keeping an event whose commit
+            // failed: 5 s of the default 20, more than one attempt of the put needs.
+            commit_deadline: deadline - deadline.saturating_duration_since(started) / 4,
         })
+    }
+
+    /// How long `req` may take: `REQUEST_DEADLINE_MS`, or less when the invocation's own
+    /// deadline (the function timeout) comes sooner; one second of that stays for answering.
+    fn time_for(&self, req: &Request) -> Duration {
+        let configured = self.config.request_deadline;
+        let Some(context) = req.lambda_context_ref() else {
+            return configured;
+        };
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_millis() as u64);
+        match context.deadline.checked_sub(now_ms) {
+            // no deadline, or one already past: a clock or emulator quirk; keep the setting
+            Some(0) | None => configured,
+            Some(left) => configured.min(Duration::from_millis(left).saturating_sub(ANSWER_TIME)),
+        }
     }
 }
 
-/// One request's view: who calls, and the store that can only reach the caller's tenant.
+/// Time kept at the end of an invocation to send the answer.
+const ANSWER_TIME: Duration = Duration::from_secs(1);
+
+/// How long after the deadline a handler still waits for the store (well inside `ANSWER_TIME`).
+const BACKSTOP_GRACE: Duration = Duration::from_millis(200);
+
+/// One request's view: who calls, and the store that can only reach the caller's tenant
+/// and gives up at the request's deadline.
 pub struct Ctx<'a, S> {
     pub store: S,
     pub config: &'a Config,
     pub caller: Arc<Caller>,
+    /// The request answers by then, whatever storage does.
+    pub deadline: Instant,
+    /// Commits give up by then, so a failed one can still be kept (`commit_store`).
+    commit_deadline: Instant,
     clock: Clock,
 }
 
@@ -87,6 +122,18 @@ impl<S> Ctx<'_, S> {
 }
 
 impl<S: Store> Ctx<'_, S> {
+    /// When a handler stops waiting for its work: a moment after the deadline, so the store's
+    /// own answers at the deadline (an attempt given up, an event kept) come first.
+    pub fn backstop(&self) -> Instant {
+        self.deadline + BACKSTOP_GRACE
+    }
+
+    /// The store for committing events: it gives up early enough that an event whose
+    /// commit failed can still be kept as failed (retryable) before the request's deadline.
+    pub fn commit_store(&self) -> S {
+        self.store.until(self.commit_deadline)
+    }
+
     /// The caller's failed or rejected record `id`: 404 when the caller's tenant has none,
     /// 403 when it names a client the tenant does not own (any more).
     pub async fn failed_record(&self, id: &str) -> Result<FailedRecord, ApiError> {

@@ -185,6 +185,7 @@ pub fn key_of(headers: &HeaderMap, query_has_key: bool) -> Result<&str, ApiError
 /// when authentication is off).
 pub async fn authenticate<S: Store>(
     app: &App<S>,
+    deadline: Instant,
     headers: &HeaderMap,
     query_has_key: bool,
 ) -> Result<Arc<Caller>, ApiError> {
@@ -199,7 +200,7 @@ pub async fn authenticate<S: Store>(
         None => {
             let resolved = Resolved {
                 read_at: Instant::now(),
-                grant: read_grant(&app.store, &hash).await?,
+                grant: read_grant(&app.store.until(deadline), &hash).await?,
             };
             if !auth.cache_ttl.is_zero() {
                 app.keys.put(hash, resolved.clone(), auth.cache_ttl);

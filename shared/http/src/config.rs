@@ -16,9 +16,11 @@ pub struct Config {
     /// `ALLOW_SIMULATED_FAILURE`: unset means true (local dev); the deployed template
     /// sets false so nobody can fill the failed table on purpose in production.
     pub allow_simulated_failure: bool,
-    /// `BATCH_DEADLINE_MS`, default 20000: below API Gateway's 29 s integration timeout,
-    /// so a slow batch still gets an answer that says which events to resend.
-    pub batch_deadline: Duration,
+    /// `REQUEST_DEADLINE_MS`, default 20000: every request answers within this (or within
+    /// the Lambda invocation's own deadline less a second, when that comes first), whatever
+    /// storage does; below the functions' 25 s timeout and API Gateway's 29 s, so a slow
+    /// request still gets a typed answer that says what to resend.
+    pub request_deadline: Duration,
     /// `BATCH_CONCURRENCY`, default 16: commits in flight at once for one batch.
     pub batch_concurrency: usize,
     /// `AUTH` (on, the default; off only for local experiments) and `AUTH_CACHE_SECONDS`
@@ -44,7 +46,7 @@ impl Default for Config {
         Config {
             store: StoreConfig::new("events"),
             allow_simulated_failure: true,
-            batch_deadline: Duration::from_millis(20_000),
+            request_deadline: Duration::from_millis(20_000),
             batch_concurrency: 16,
             auth: AuthConfig::default(),
         }
@@ -70,9 +72,9 @@ impl Config {
                 get("ALLOW_SIMULATED_FAILURE"),
                 defaults.allow_simulated_failure,
             )?,
-            batch_deadline: Duration::from_millis(u64::from(parse_count(
-                "BATCH_DEADLINE_MS",
-                get("BATCH_DEADLINE_MS"),
+            request_deadline: Duration::from_millis(u64::from(parse_count(
+                "REQUEST_DEADLINE_MS",
+                get("REQUEST_DEADLINE_MS"),
                 20_000,
             )?)),
             batch_concurrency: parse_count("BATCH_CONCURRENCY", get("BATCH_CONCURRENCY"), 16)?
@@ -162,7 +164,7 @@ mod tests {
             ("EVENT_SHARDS", "8"),
             ("AGGREGATE_SHARDS", "2"),
             ("ALLOW_SIMULATED_FAILURE", "false"),
-            ("BATCH_DEADLINE_MS", "1500"),
+            ("REQUEST_DEADLINE_MS", "1500"),
             ("BATCH_CONCURRENCY", "4"),
             ("AUTH", "off"),
             ("AUTH_CACHE_SECONDS", "0"),
@@ -175,7 +177,7 @@ mod tests {
         assert_eq!(config.store.event_shards, 8);
         assert_eq!(config.store.aggregate_shards, 2);
         assert!(!config.allow_simulated_failure);
-        assert_eq!(config.batch_deadline, Duration::from_millis(1500));
+        assert_eq!(config.request_deadline, Duration::from_millis(1500));
         assert_eq!(config.batch_concurrency, 4);
     }
 

@@ -152,6 +152,9 @@ impl Store for FailingStore {
     fn for_tenant(&self, _: &TenantId) -> Self {
         FailingStore(self.0)
     }
+    fn until(&self, _: std::time::Instant) -> Self {
+        FailingStore(self.0)
+    }
     async fn tenant_of_key(&self, hash: &KeyHash) -> Result<Option<TenantId>, StoreError> {
         Ok((*hash == KeyHash::of(TEST_KEY)).then(TenantId::default))
     }

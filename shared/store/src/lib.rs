@@ -24,6 +24,7 @@ pub use model::*;
 pub use tenancy::{ClientPattern, ClientPatterns, KeyHash, KeyState, Tenant, TenantId};
 
 use std::future::Future;
+use std::time::Instant;
 
 use futures::Stream;
 
@@ -33,6 +34,12 @@ use futures::Stream;
 pub trait Store: Send + Sync + 'static {
     /// The same store, reading and writing only `tenant`'s items (cheap: shares the client).
     fn for_tenant(&self, tenant: &TenantId) -> Self
+    where
+        Self: Sized;
+
+    /// The same store, giving up on any operation (`StoreError::Unavailable`) rather than
+    /// start or continue an attempt past `deadline`: a request's time bounds its storage work.
+    fn until(&self, deadline: Instant) -> Self
     where
         Self: Sized;
 

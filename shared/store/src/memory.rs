@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::{Bound, Deref, DerefMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use event_core::{AmountSum, ClientId, EventTimestamp, Metric};
 use futures::{stream, Stream, StreamExt};
@@ -52,6 +53,8 @@ pub struct MemoryStore {
     config: StoreConfig,
     tenant: String,
     shared: Arc<Shared>,
+    /// Operations asked after this fail as DynamoStore's would (`until`).
+    deadline: Option<Instant>,
 }
 
 /// One tenant's tables, locked.
@@ -90,6 +93,7 @@ impl MemoryStore {
             tenant: config.tenant.clone(),
             config,
             shared: Arc::default(),
+            deadline: None,
         }
     }
 
@@ -147,6 +151,16 @@ impl MemoryStore {
         Locked {
             guard,
             tenant: &self.tenant,
+        }
+    }
+
+    /// Every operation is instant here, so only one asked after the deadline misses it.
+    fn in_time(&self) -> Result<(), StoreError> {
+        match self.deadline {
+            Some(deadline) if Instant::now() >= deadline => Err(StoreError::Unavailable(
+                "the request's deadline has passed".to_owned(),
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -273,14 +287,26 @@ impl Store for MemoryStore {
             config: self.config.clone(),
             tenant: tenant.as_str().to_owned(),
             shared: Arc::clone(&self.shared),
+            deadline: self.deadline,
+        }
+    }
+
+    fn until(&self, deadline: Instant) -> Self {
+        MemoryStore {
+            config: self.config.clone(),
+            tenant: self.tenant.clone(),
+            shared: Arc::clone(&self.shared),
+            deadline: Some(deadline),
         }
     }
 
     async fn tenant_of_key(&self, hash: &KeyHash) -> Result<Option<TenantId>, StoreError> {
+        self.in_time()?;
         Ok(lock(&self.shared.key_owners).get(hash).cloned())
     }
 
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        self.in_time()?;
         Ok(lock(&self.shared.tenants).get(id).cloned())
     }
 
@@ -330,6 +356,7 @@ impl Store for MemoryStore {
     }
 
     async fn commit_event(&self, record: &ProcessedRecord) -> Result<CommitOutcome, StoreError> {
+        self.in_time()?;
         Self::fault(&self.shared.failing_commits)?;
         self.lock().commit(record)
     }
@@ -348,6 +375,7 @@ impl Store for MemoryStore {
         record: &ProcessedRecord,
         retry_of: &FailedId,
     ) -> Result<CommitOutcome, StoreError> {
+        self.in_time()?;
         Self::fault(&self.shared.failing_commits)?;
         let mut tables = self.lock();
         let failed_sk = Self::failed_sk(retry_of)
@@ -359,6 +387,7 @@ impl Store for MemoryStore {
     }
 
     async fn put_failed(&self, record: &FailedRecord) -> Result<(), StoreError> {
+        self.in_time()?;
         Self::fault(&self.shared.failing_failed_writes)?;
         let sk = Self::failed_sk(&record.failed_id).ok_or_else(|| {
             StoreError::Internal(format!("malformed failed id {:?}", record.failed_id.0))
@@ -373,6 +402,7 @@ impl Store for MemoryStore {
     }
 
     async fn record_failed_attempt(&self, id: &FailedId) -> Result<(), StoreError> {
+        self.in_time()?;
         let mut tables = self.lock();
         let failed = Self::failed_sk(id)
             .and_then(|sk| tables.failed.get_mut(&sk))
@@ -382,6 +412,7 @@ impl Store for MemoryStore {
     }
 
     async fn get_failed(&self, id: &FailedId) -> Result<Option<FailedRecord>, StoreError> {
+        self.in_time()?;
         Ok(Self::failed_sk(id).and_then(|sk| self.lock().failed.get(&sk).cloned()))
     }
 
@@ -389,6 +420,7 @@ impl Store for MemoryStore {
         &self,
         query: &ProcessedQuery,
     ) -> Result<Page<ProcessedRecord>, StoreError> {
+        self.in_time()?;
         let from = query.from.unwrap_or(EventTimestamp::MIN);
         let to = query.to.unwrap_or(EventTimestamp::MAX);
         let Some(range) = SkRange::of_times(from, to) else {
@@ -417,6 +449,7 @@ impl Store for MemoryStore {
     }
 
     async fn list_failed(&self, query: &FailedQuery) -> Result<Page<FailedRecord>, StoreError> {
+        self.in_time()?;
         let client = query.client_id.as_ref();
         let fingerprint = Fingerprint::of(&[
             "memory-failed",
@@ -435,6 +468,7 @@ impl Store for MemoryStore {
     }
 
     async fn aggregate_hourly(&self, query: &HourlyQuery) -> Result<Vec<HourBucket>, StoreError> {
+        self.in_time()?;
         let tables = self.lock();
         Ok(query
             .hours()
@@ -452,6 +486,7 @@ impl Store for MemoryStore {
     }
 
     async fn aggregate(&self, query: &AggregateQuery) -> Result<AggregateTotals, StoreError> {
+        self.in_time()?;
         let plan = AggregatePlan::new(query.from, query.to);
         let tables = self.lock();
         let mut totals = Totals::default();

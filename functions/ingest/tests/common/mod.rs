@@ -2,6 +2,8 @@
 //! and calls; the rest comes from `event_http::testing`.
 #![allow(dead_code)]
 
+pub mod slow_store;
+
 use std::time::Duration;
 
 pub use event_http::testing::*;
@@ -24,7 +26,7 @@ pub fn config_without_simulation() -> Config {
 
 pub fn config_with_deadline(deadline: Duration, concurrency: usize) -> Config {
     Config {
-        batch_deadline: deadline,
+        request_deadline: deadline,
         batch_concurrency: concurrency,
         ..Config::default()
     }

@@ -180,7 +180,7 @@ impl DynamoStore {
         let mut start = None;
         loop {
             let page = request.clone().set_exclusive_start_key(start.take());
-            let out = with_retry(&self.config.retry, "aggregate", || {
+            let out = with_retry(self.limits(), "aggregate", || {
                 let page = page.clone();
                 async move {
                     self.count_request();

@@ -92,7 +92,7 @@ impl DynamoStore {
             // One token per set of actions: a lost answer is then recognised as "done".
             let token = uuid::Uuid::new_v4().to_string();
             let puts = pending.len();
-            let outcome = with_retry(&self.config.retry, "commit batch", || {
+            let outcome = with_retry(self.limits(), "commit batch", || {
                 let request = self
                     .client
                     .transact_write_items()

@@ -83,7 +83,7 @@ impl DynamoStore {
         // so a new event is reported processed rather than a duplicate of itself.
         let token = uuid::Uuid::new_v4().to_string();
         let commit = &commit;
-        let outcome = with_retry(&self.config.retry, "commit", || {
+        let outcome = with_retry(self.limits(), "commit", || {
             let request = self
                 .client
                 .transact_write_items()
@@ -229,7 +229,7 @@ impl DynamoStore {
             tenant: self.tenant(),
             record,
         })?;
-        with_retry(&self.config.retry, "put failed", || {
+        with_retry(self.limits(), "put failed", || {
             let request = self
                 .client
                 .put_item()
@@ -285,7 +285,7 @@ impl DynamoStore {
         what: &'static str,
         update: Update,
     ) -> Result<(), StoreError> {
-        with_retry(&self.config.retry, what, || {
+        with_retry(self.limits(), what, || {
             let request = self
                 .client
                 .update_item()
@@ -328,7 +328,7 @@ impl DynamoStore {
         let Some(parts) = id.parts() else {
             return Ok(None);
         };
-        let item = with_retry(&self.config.retry, "get failed", || {
+        let item = with_retry(self.limits(), "get failed", || {
             let request = self
                 .client
                 .get_item()

@@ -243,7 +243,7 @@ impl DynamoStore {
         if let Some(hi) = &hi {
             builder = builder.expression_attribute_values(":hi", s(hi.clone()));
         }
-        let out = with_retry(&self.config.retry, "list", || {
+        let out = with_retry(self.limits(), "list", || {
             let request = builder.clone();
             async move {
                 self.count_request();

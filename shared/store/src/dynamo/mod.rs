@@ -14,6 +14,7 @@ mod tenancy;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
@@ -21,7 +22,7 @@ use aws_sdk_dynamodb::types::ConsumedCapacity;
 use aws_sdk_dynamodb::Client;
 use futures::{stream, Stream, StreamExt};
 
-use retry::AttemptError;
+use retry::{AttemptError, Limits};
 
 use crate::tenancy::{ClientPatterns, KeyHash, KeyState, Tenant, TenantId};
 use crate::{
@@ -36,6 +37,8 @@ pub struct DynamoStore {
     counters: Arc<Counters>,
     /// The tenant whose items this handle reads and writes (`for_tenant`).
     tenant: Arc<str>,
+    /// No attempt of this handle's operations runs past this (`until`).
+    deadline: Option<Instant>,
 }
 
 /// What this store has asked of DynamoDB so far (cost measurements and logs).
@@ -88,6 +91,7 @@ impl DynamoStore {
             tenant: Arc::from(config.tenant.as_str()),
             config: Arc::new(config),
             counters: Arc::default(),
+            deadline: None,
         }
     }
 
@@ -150,6 +154,13 @@ impl DynamoStore {
         &self.tenant
     }
 
+    fn limits(&self) -> Limits<'_> {
+        Limits {
+            budget: &self.config.retry,
+            deadline: self.deadline,
+        }
+    }
+
     fn count_request(&self) {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
     }
@@ -198,6 +209,13 @@ impl Store for DynamoStore {
     fn for_tenant(&self, tenant: &TenantId) -> Self {
         DynamoStore {
             tenant: Arc::from(tenant.as_str()),
+            ..self.clone()
+        }
+    }
+
+    fn until(&self, deadline: Instant) -> Self {
+        DynamoStore {
+            deadline: Some(deadline),
             ..self.clone()
         }
     }

@@ -3,6 +3,8 @@
 //!
 //! The SDK's own retries are switched off (`DynamoStore::new`), so this budget is the only
 //! one: no hidden multiplication of attempts, and one place that decides what is transient.
+//! A request's deadline (`Store::until`) bounds it too: no attempt starts that could not end
+//! before the deadline with at least `MIN_ATTEMPT` of time, and a started one is cut at it.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -92,9 +94,37 @@ pub(crate) fn backoff(budget: &RetryBudget, retry: u32) -> Duration {
     Duration::from_nanos(fastrand::u64(..=nanos))
 }
 
-/// Run `attempt` until it succeeds, fails for good, or the budget is spent.
+/// Less time than this before the deadline is not worth an attempt: one DynamoDB call
+/// takes a few milliseconds in AWS, but one that waits on a busy partition takes longer.
+pub(crate) const MIN_ATTEMPT: Duration = Duration::from_millis(100);
+
+/// What bounds one logical operation: the store's retry budget and the request's deadline.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits<'a> {
+    pub budget: &'a RetryBudget,
+    pub deadline: Option<Instant>,
+}
+
+impl Limits<'_> {
+    /// How long the next attempt may take, or `None` when the deadline leaves too little.
+    fn attempt_time(&self) -> Option<Duration> {
+        let Some(deadline) = self.deadline else {
+            return Some(self.budget.attempt_timeout);
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        (left >= MIN_ATTEMPT).then(|| left.min(self.budget.attempt_timeout))
+    }
+
+    /// Whether an attempt could still start after sleeping `pause`.
+    fn time_after(&self, pause: Duration) -> bool {
+        self.deadline
+            .is_none_or(|deadline| Instant::now() + pause + MIN_ATTEMPT <= deadline)
+    }
+}
+
+/// Run `attempt` until it succeeds, fails for good, or the budget or the deadline is spent.
 pub(crate) async fn with_retry<T, F, Fut>(
-    budget: &RetryBudget,
+    limits: Limits<'_>,
     what: &str,
     mut attempt: F,
 ) -> Result<T, StoreError>
@@ -102,17 +132,44 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AttemptError>>,
 {
+    let budget = limits.budget;
     let started = Instant::now();
     let mut tries = 0u32;
     loop {
+        let Some(allowed) = limits.attempt_time() else {
+            tracing::warn!(
+                operation = what,
+                attempts = tries,
+                "request deadline: no time for an attempt"
+            );
+            return Err(StoreError::Unavailable(format!(
+                "{what}: the request's deadline left no time for an attempt (after {tries} attempts)"
+            )));
+        };
         tries += 1;
-        let reason = match attempt().await {
+        // The SDK ends an attempt at the budget's timeout; a shorter one is the deadline's. A
+        // commit cut off here may still land: then its event's resend is a duplicate.
+        let outcome = if allowed < budget.attempt_timeout {
+            tokio::time::timeout(allowed, attempt())
+                .await
+                .unwrap_or_else(|_| {
+                    Err(AttemptError::Transient(format!(
+                        "{what}: cut off at the request's deadline"
+                    )))
+                })
+        } else {
+            attempt().await
+        };
+        let reason = match outcome {
             Ok(value) => return Ok(value),
             Err(AttemptError::Fatal(err)) => return Err(err),
             Err(AttemptError::Transient(reason)) => reason,
         };
         let pause = backoff(budget, tries);
-        if tries >= budget.max_attempts.max(1) || started.elapsed() + pause > budget.max_elapsed {
+        if tries >= budget.max_attempts.max(1)
+            || started.elapsed() + pause > budget.max_elapsed
+            || !limits.time_after(pause)
+        {
             tracing::warn!(operation = what, attempts = tries, elapsed_ms = started.elapsed().as_millis() as u64, reason = %reason, "retry budget spent");
             return Err(StoreError::Unavailable(format!(
                 "{reason} (gave up after {tries} attempts)"
@@ -146,10 +203,17 @@ mod tests {
         assert!(backoff(&b, 1) <= Duration::from_millis(1));
     }
 
+    fn limits(budget: &RetryBudget) -> Limits<'_> {
+        Limits {
+            budget,
+            deadline: None,
+        }
+    }
+
     #[tokio::test]
     async fn transient_faults_are_retried_until_success() {
         let mut calls = 0;
-        let out = with_retry(&budget(), "test", || {
+        let out = with_retry(limits(&budget()), "test", || {
             calls += 1;
             let n = calls;
             async move {
@@ -168,7 +232,7 @@ mod tests {
     #[tokio::test]
     async fn a_spent_budget_is_unavailable() {
         let mut calls = 0;
-        let err = with_retry(&budget(), "test", || {
+        let err = with_retry(limits(&budget()), "test", || {
             calls += 1;
             async { Err::<(), _>(AttemptError::Transient("throttled".into())) }
         })
@@ -181,7 +245,7 @@ mod tests {
     #[tokio::test]
     async fn fatal_errors_are_not_retried() {
         let mut calls = 0;
-        let err = with_retry(&budget(), "test", || {
+        let err = with_retry(limits(&budget()), "test", || {
             calls += 1;
             async { Err::<(), _>(AttemptError::Fatal(StoreError::Internal("bad".into()))) }
         })
@@ -189,5 +253,77 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, StoreError::Internal(_)));
         assert_eq!(calls, 1);
+    }
+
+    #[tokio::test]
+    async fn no_attempt_starts_past_the_deadline() {
+        let b = budget();
+        let mut calls = 0;
+        let err = with_retry(
+            Limits {
+                budget: &b,
+                deadline: Some(Instant::now() + MIN_ATTEMPT / 2),
+            },
+            "test",
+            || {
+                calls += 1;
+                async { Ok(()) }
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert_eq!(calls, 0);
+    }
+
+    #[tokio::test]
+    async fn an_attempt_is_cut_off_at_the_deadline() {
+        let b = budget();
+        let started = Instant::now();
+        let err = with_retry(
+            Limits {
+                budget: &b,
+                deadline: Some(started + Duration::from_millis(300)),
+            },
+            "test",
+            || async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Ok(())
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(2), "took {took:?}");
+    }
+
+    #[tokio::test]
+    async fn no_backoff_sleeps_past_the_deadline() {
+        // backoffs (up to 20 s) that only the deadline can cut short
+        let b = RetryBudget {
+            base_backoff: Duration::from_secs(20),
+            max_backoff: Duration::from_secs(20),
+            max_elapsed: Duration::from_secs(60),
+            ..budget()
+        };
+        let mut calls = 0;
+        let started = Instant::now();
+        let result = with_retry(
+            Limits {
+                budget: &b,
+                deadline: Some(started + Duration::from_millis(500)),
+            },
+            "test",
+            || {
+                calls += 1;
+                async { Err::<(), _>(AttemptError::Transient("throttled".into())) }
+            },
+        )
+        .await;
+        assert!(matches!(result, Err(StoreError::Unavailable(_))));
+        assert!(calls >= 1);
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(2), "took {took:?}");
     }
 }

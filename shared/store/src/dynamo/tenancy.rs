@@ -84,7 +84,7 @@ fn tenant_of_item(id: &TenantId, item: &Item) -> Result<Tenant, StoreError> {
 
 impl DynamoStore {
     async fn get_item(&self, what: &str, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
-        with_retry(&self.config.retry, what, || {
+        with_retry(self.limits(), what, || {
             let request = self
                 .client
                 .get_item()
@@ -135,7 +135,7 @@ impl DynamoStore {
         clients: &ClientPatterns,
         now: i64,
     ) -> Result<(), StoreError> {
-        with_retry(&self.config.retry, "put tenant", || {
+        with_retry(self.limits(), "put tenant", || {
             let request = self
                 .client
                 .update_item()
@@ -192,7 +192,7 @@ impl DynamoStore {
             TransactWriteItem::builder().put(pointer).build(),
             TransactWriteItem::builder().update(on_tenant).build(),
         ];
-        with_retry(&self.config.retry, "add key", || {
+        with_retry(self.limits(), "add key", || {
             let request = self
                 .client
                 .transact_write_items()
@@ -231,7 +231,7 @@ impl DynamoStore {
         tenant: &TenantId,
         hash: &KeyHash,
     ) -> Result<bool, StoreError> {
-        with_retry(&self.config.retry, "revoke key", || {
+        with_retry(self.limits(), "revoke key", || {
             let request = self
                 .client
                 .update_item()
