@@ -4,6 +4,7 @@ means: the process is ours and its router answers HTTP."""
 
 import hashlib
 import os
+import platform
 import shutil
 import time
 import urllib.error
@@ -61,6 +62,17 @@ def env_digest():
     return hashlib.sha256(STACK_ENV.read_bytes()).hexdigest()[:16]
 
 
+RESPAWN = ROOT / "scripts" / "devstack" / "respawn.py"
+
+
+def respawn_runner():
+    """The environment that makes cargo start each function through respawn.py, which replaces
+    a function process that dies (cargo lambda watch would not): cargo's runner setting for the
+    host target, read by the `cargo run` of each function instance."""
+    arch = platform.machine().replace("arm64", "aarch64").upper()
+    return {f"CARGO_TARGET_{arch}_UNKNOWN_LINUX_GNU_RUNNER": str(RESPAWN)}
+
+
 def make_view():
     """.local/watch-view: links to functions/*/src and shared/*/src. cargo lambda watch puts an
     inotify watch on every directory under its working directory, once per function instance:
@@ -79,7 +91,8 @@ def start(port, reload):
             "-A", "127.0.0.1", "-P", str(port), "--concurrency", str(concurrency), "--env-file", str(STACK_ENV)]
     if not reload:
         argv.append("--ignore-changes")
-    env = dict(os.environ, PATH=f"{TOOLS_BIN}:{os.environ['PATH']}", CARGO_LAMBDA_IGNORE_FILE=str(IGNORE_FILE))
+    env = dict(os.environ, PATH=f"{TOOLS_BIN}:{os.environ['PATH']}", CARGO_LAMBDA_IGNORE_FILE=str(IGNORE_FILE),
+               **respawn_runner())
     LOG.write_bytes(b"")
     make_view()
     record = DAEMON.start(argv, LOG, env, cwd=VIEW, port=port, reload=reload, concurrency=concurrency,

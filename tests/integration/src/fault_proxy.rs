@@ -29,7 +29,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::{base_url, new_tenant, outside_cargo, repo_root, Api, StatusCode};
+use super::{base_url, new_tenant, repo_root, watch_command, Api, StatusCode};
 
 /// One way a DynamoDB call can fail, as the proxy injects it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -55,6 +55,15 @@ pub enum Fault {
     BrownoutThrottle,
     /// Brownout: held, then forwarded, for the attempt after those.
     BrownoutHold,
+    /// The function process that made the call is killed (SIGKILL) before it is forwarded:
+    /// nothing was written. Only for `TransactWriteItems` (a commit).
+    CrashBeforeCommit,
+    /// The call is forwarded and the process killed while it is in flight: the transaction
+    /// commits (or not) with nobody left to hear of it.
+    CrashInFlight,
+    /// The call is forwarded, DynamoDB commits and answers, and the process is killed before
+    /// the answer reaches it: counted, and the client never told.
+    CrashAfterCommit,
 }
 
 impl Fault {
@@ -79,11 +88,26 @@ impl Fault {
             Fault::LostAnswer => "forwarded, committed, answer dropped (reset)",
             Fault::BrownoutThrottle => "brownout: held, then 400 ThrottlingException",
             Fault::BrownoutHold => "brownout: held, then forwarded",
+            Fault::CrashBeforeCommit => "function killed (SIGKILL) before the commit was sent",
+            Fault::CrashInFlight => "function killed while the commit was in flight",
+            Fault::CrashAfterCommit => "function killed after the commit, before the answer",
         }
     }
 
+    pub const CRASHES: [Fault; 3] = [
+        Fault::CrashBeforeCommit,
+        Fault::CrashInFlight,
+        Fault::CrashAfterCommit,
+    ];
+
     fn applies_to(self, operation: &str) -> bool {
-        self != Fault::TransactionConflict || operation == "TransactWriteItems"
+        match self {
+            Fault::TransactionConflict
+            | Fault::CrashBeforeCommit
+            | Fault::CrashInFlight
+            | Fault::CrashAfterCommit => operation == "TransactWriteItems",
+            _ => true,
+        }
     }
 }
 
@@ -166,6 +190,11 @@ impl FaultPlan {
 /// What the proxy saw and did.
 #[derive(Debug, Clone, Default)]
 pub struct ProxyStats {
+    /// Function processes killed by a crash fault (their pid found from the connection).
+    pub kills: u64,
+    /// Crash faults whose calling process could not be found (then only the connection is
+    /// reset, as for `ConnectionReset`).
+    pub kills_missed: u64,
     /// Calls received, per operation.
     pub calls: BTreeMap<String, u64>,
     /// Faults injected, per kind.
@@ -512,6 +541,7 @@ fn reset(stream: BufReader<TcpStream>) {
 
 async fn serve_connection(shared: Arc<Shared>, client: TcpStream) {
     let _ = client.set_nodelay(true);
+    let caller = client.peer_addr().ok();
     let mut client = BufReader::new(client);
     let mut upstream: Option<BufReader<TcpStream>> = None;
     loop {
@@ -561,6 +591,24 @@ async fn serve_connection(shared: Arc<Shared>, client: TcpStream) {
                 tokio::time::sleep(hold).await;
                 Some(error_answer(Fault::Throttling, &request))
             }
+            Some((Fault::CrashBeforeCommit, _)) => {
+                kill_caller(&shared, caller);
+                None
+            }
+            Some((Fault::CrashInFlight, _)) => {
+                // killed a moment after the transaction left for DynamoDB
+                let killing = async {
+                    tokio::time::sleep(Duration::from_millis(fastrand::u64(0..5))).await;
+                    kill_caller(&shared, caller);
+                };
+                let _ = futures::join!(forward(&shared, &mut upstream, &request), killing);
+                None
+            }
+            Some((Fault::CrashAfterCommit, _)) => {
+                let _ = forward(&shared, &mut upstream, &request).await;
+                kill_caller(&shared, caller);
+                None
+            }
             Some((error, _)) => Some(error_answer(error, &request)),
         };
         let Some((bytes, close)) = answer else {
@@ -571,6 +619,60 @@ async fn serve_connection(shared: Arc<Shared>, client: TcpStream) {
             return;
         }
     }
+}
+
+/// SIGKILL the process at the other end of the proxy's connection from `caller` (a function
+/// process: its DynamoDB client's socket), found through /proc as `ss -p` would.
+fn kill_caller(shared: &Shared, caller: Option<SocketAddr>) {
+    match caller.and_then(pid_of_socket) {
+        Some(pid) => {
+            let killed = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status()
+                .is_ok_and(|s| s.success());
+            let mut stats = shared.stats();
+            match killed {
+                true => stats.kills += 1,
+                false => stats.kills_missed += 1,
+            }
+        }
+        None => shared.stats().kills_missed += 1,
+    }
+}
+
+/// The process holding the IPv4 TCP socket whose local address is `addr`.
+fn pid_of_socket(addr: SocketAddr) -> Option<u32> {
+    let SocketAddr::V4(v4) = addr else {
+        return None;
+    };
+    // /proc/net/tcp: local address as little-endian hex IP and hex port, inode in column 10
+    let local = format!(
+        "{:08X}:{:04X}",
+        u32::from_le_bytes(v4.ip().octets()),
+        v4.port()
+    );
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let inode = table.lines().skip(1).find_map(|line| {
+        let columns: Vec<&str> = line.split_whitespace().collect();
+        (columns.get(1) == Some(&local.as_str())).then(|| columns.get(9).map(|c| c.to_string()))?
+    })?;
+    let wanted = format!("socket:[{inode}]");
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if std::fs::read_link(fd.path())
+                .is_ok_and(|target| target.as_os_str() == wanted.as_str())
+            {
+                return Some(pid);
+            }
+        }
+    }
+    None
 }
 
 /// The brownout's verdict on one call: its operation's first attempts throttled, then held.
@@ -941,8 +1043,7 @@ impl ProxiedFunctions {
         let port = super::free_port();
         let log = local.join(format!("{name}-watch.log"));
         let log_file = std::fs::File::create(&log).expect("log file");
-        let watcher = outside_cargo(&mut Command::new(local.join("tools/bin/cargo-lambda")))
-            .args(["lambda", "watch", "--ignore-changes", "-A", "127.0.0.1"])
+        let watcher = watch_command(&local)
             .args(["-P", &port.to_string()])
             .args(["--concurrency", &concurrency.max(1).to_string()])
             .arg("--env-file")

@@ -383,8 +383,7 @@ impl StorageDown {
         std::fs::write(&env_file, env).expect("write .local/storage-down.env");
         let port = free_port();
         let log = std::fs::File::create(local.join("storage-down-watch.log")).expect("log file");
-        let watcher = outside_cargo(&mut Command::new(local.join("tools/bin/cargo-lambda")))
-            .args(["lambda", "watch", "--ignore-changes", "-A", "127.0.0.1"])
+        let watcher = watch_command(&local)
             .args(["-P", &port.to_string()])
             .arg("--env-file")
             .arg(&env_file)
@@ -446,6 +445,23 @@ pub fn stop_process_group(child: &mut std::process::Child) {
 /// `cmd` without the variables cargo sets for the test binary (`CARGO_PKG_NAME`,
 /// `CARGO_MANIFEST_DIR`, ...): build scripts watch some of them, so the watcher's `cargo run`
 /// would rebuild half the dependencies, and the next run outside the tests rebuild them back.
+/// `cargo lambda watch` without reload on 127.0.0.1, as the stack scripts run it: from outside
+/// cargo's test environment, and with scripts/devstack/respawn.py as cargo's runner so a
+/// function process that dies is replaced (see that script).
+fn watch_command(local: &std::path::Path) -> Command {
+    let mut cmd = Command::new(local.join("tools/bin/cargo-lambda"));
+    outside_cargo(&mut cmd)
+        .args(["lambda", "watch", "--ignore-changes", "-A", "127.0.0.1"])
+        .env(
+            format!(
+                "CARGO_TARGET_{}_UNKNOWN_LINUX_GNU_RUNNER",
+                std::env::consts::ARCH.to_uppercase()
+            ),
+            repo_root().join("scripts/devstack/respawn.py"),
+        );
+    cmd
+}
+
 fn outside_cargo(cmd: &mut Command) -> &mut Command {
     for (name, _) in std::env::vars_os() {
         let Some(name) = name.to_str() else { continue };
