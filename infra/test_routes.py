@@ -7,8 +7,9 @@ Python stdlib otherwise. Prints "N passed, M failed"; exits 1 on any failure.
 
 * Routes: api/openapi.yaml is the one route table. Its (METHOD, path) pairs are exactly the
   route constants of the functions (`Route::new(Method::X, "/path", ...)` in functions/*/src),
-  and the (METHOD, path) -> function table those constants give is exactly the template's Api
-  events and the `cargo lambda watch` router in ../Cargo.toml ([workspace.metadata.lambda.watch.router]).
+  and the (METHOD, path) -> function table those constants give is exactly the routes of each
+  of the template's two API kinds (the DefinitionBody of the REST `Api` and of the `HttpApi`;
+  parameter ApiKind creates exactly one of them) and the `cargo lambda watch` router in ../Cargo.toml ([workspace.metadata.lambda.watch.router]).
 * Every function is built from a bin of that name in the Cargo workspace.
 * Parameters reject bad values. LocalStack 4.9.2 does not enforce parameter constraints (it
   created stacks with StageName "bad stage!" and EventShards 0), and cfn-lint cannot see values,
@@ -68,15 +69,38 @@ def fn_prop(logical_id, key):
 
 
 # ------------------------------------------------------------------ the three route tables
-def template_routes():
+FUNCTION_ARN = re.compile(r"\$\{(\w+)\.Arn\}")
+
+
+def integration_function(integration):
+    """The logical id of the function an aws_proxy integration invokes."""
+    uri = integration["uri"]
+    if isinstance(uri, dict) and "Fn::GetAtt" in uri:  # HTTP API: the function's ARN
+        target = uri["Fn::GetAtt"]
+        return (target.split(".")[0] if isinstance(target, str) else target[0])
+    found = FUNCTION_ARN.findall(uri["Fn::Sub"])  # REST: the invocation URI around the ARN
+    assert len(found) == 1, uri
+    return found[0]
+
+
+def api_routes(logical_id):
+    """(METHOD, path, function binary) of every operation of one API's DefinitionBody."""
     routes = set()
-    for name in FUNCTIONS:
-        for ev_name, ev in fn_prop(name, "Events").items() if fn_prop(name, "Events") else []:
-            if ev["Type"] != "Api":
-                continue
-            p = ev["Properties"]
-            routes.add((p["Method"].upper(), p["Path"], binary_of(name)))
+    paths = RESOURCES[logical_id]["Properties"]["DefinitionBody"]["paths"]
+    for path, item in paths.items():
+        for method, operation in item.items():
+            integration = operation["x-amazon-apigateway-integration"]
+            assert integration["type"] == "aws_proxy", (logical_id, path, method)
+            routes.add((method.upper(), path, binary_of(integration_function(integration))))
     return routes
+
+
+API_KINDS = {"REST": "Api", "HTTP": "HttpApi"}
+
+
+def template_routes():
+    """The routes of the default API kind (REST); test_both_api_kinds_route_alike checks HTTP."""
+    return api_routes(API_KINDS["REST"])
 
 
 def cargo_routes():
@@ -152,13 +176,60 @@ def test_no_route_twice():
         seen[(method, path)] = fn
 
 
-def test_every_api_event_is_on_the_rest_api():
-    # an Api event without RestApiId would make SAM create a second, implicit API
+def test_both_api_kinds_route_alike():
+    f = function_routes()
+    for kind, logical_id in API_KINDS.items():
+        t = api_routes(logical_id)
+        assert t == f, "%s API (%s) vs functions/*/src:\n%s" % (kind, logical_id, diff(logical_id, t, "functions", f))
+
+
+def test_exactly_one_api_kind_is_created():
+    assert T["Parameters"]["ApiKind"]["AllowedValues"] == ["REST", "HTTP"]
+    assert T["Parameters"]["ApiKind"]["Default"] == "REST", "REST stays the default (LocalStack community)"
+    assert T["Conditions"]["IsRestApi"] == {"Fn::Equals": [{"Ref": "ApiKind"}, "REST"]}
+    assert T["Conditions"]["IsHttpApi"] == {"Fn::Equals": [{"Ref": "ApiKind"}, "HTTP"]}
+    assert RESOURCES["Api"]["Type"] == "AWS::Serverless::Api" and RESOURCES["Api"]["Condition"] == "IsRestApi"
+    assert RESOURCES["HttpApi"]["Type"] == "AWS::Serverless::HttpApi" and RESOURCES["HttpApi"]["Condition"] == "IsHttpApi"
+    apis = [n for n, r in RESOURCES.items() if r["Type"] in ("AWS::Serverless::Api", "AWS::Serverless::HttpApi")]
+    assert sorted(apis) == ["Api", "HttpApi"], apis
+    # the account-wide logging role is REST's alone
+    assert {"Condition": "IsRestApi"} in T["Conditions"]["CreateApiGatewayAccount"]["Fn::And"]
+
+
+def test_no_function_has_events():
+    # SAM makes an event's Lambda permission without the API's condition: an event on the API
+    # that is not created would break the deploy; and an event without an API id would make
+    # SAM create a third, implicit API.
     for name in FUNCTIONS:
-        for ev_name, ev in (fn_prop(name, "Events") or {}).items():
-            assert ev["Type"] == "Api", "%s.%s is %s: LocalStack community only has REST APIs" % (name, ev_name, ev["Type"])
-            assert ev["Properties"].get("RestApiId") == {"Ref": "Api"}, "%s.%s: RestApiId must be !Ref Api" % (name, ev_name)
-    assert RESOURCES["Api"]["Type"] == "AWS::Serverless::Api"
+        assert not fn_prop(name, "Events"), "%s: routes belong in the APIs' DefinitionBody" % name
+
+
+def test_each_api_kind_throttles_and_logs():
+    rest = RESOURCES["Api"]["Properties"]
+    setting = rest["MethodSettings"][0]
+    assert setting["ThrottlingRateLimit"] == {"Ref": "ThrottlingRateLimit"}
+    assert setting["ThrottlingBurstLimit"] == {"Ref": "ThrottlingBurstLimit"}
+    assert rest["AccessLogSetting"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    http = RESOURCES["HttpApi"]["Properties"]
+    assert http["DefaultRouteSettings"]["ThrottlingRateLimit"] == {"Ref": "ThrottlingRateLimit"}
+    assert http["DefaultRouteSettings"]["ThrottlingBurstLimit"] == {"Ref": "ThrottlingBurstLimit"}
+    assert http["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    for logical_id in API_KINDS.values():
+        assert RESOURCES[logical_id]["Properties"]["StageName"] == {"Ref": "StageName"}, logical_id
+
+
+def test_every_function_may_be_invoked_by_the_chosen_api_only():
+    permissions = {r["Properties"]["FunctionName"]["Ref"]: r for r in RESOURCES.values()
+                   if r["Type"] == "AWS::Lambda::Permission"}
+    assert sorted(permissions) == sorted(FUNCTIONS), sorted(permissions)
+    for name, permission in permissions.items():
+        p = permission["Properties"]
+        assert p["Principal"] == "apigateway.amazonaws.com" and p["Action"] == "lambda:InvokeFunction", name
+        condition, rest, http = p["SourceArn"]["Fn::If"]
+        assert condition == "IsRestApi", name
+        assert rest["Fn::Sub"].endswith(":${Api}/*") and http["Fn::Sub"].endswith(":${HttpApi}/*"), name
+    for output in ("ApiUrl", "DashboardUrl"):
+        assert T["Outputs"][output]["Value"]["Fn::If"][0] == "IsRestApi", output
 
 
 # ------------------------------------------------------------------ functions vs the workspace
@@ -252,11 +323,13 @@ def test_bad_parameters_are_rejected():
         ("AllowSimulatedFailure", "yes"), ("DeletionProtection", "maybe"),
         ("LogLevel", "verbose"), ("LogRetentionDays", "2"),
         ("ThrottlingRateLimit", "0"), ("ThrottlingBurstLimit", "0"),
+        ("ApiKind", "rest"), ("ApiKind", "WEBSOCKET"),
     ]
     for name, value in bad:
         assert cfn_param_errors(name, value), "%s=%r would be accepted" % (name, value)
     good = [("StageName", "prod"), ("StageName", "v2_beta"), ("EventShards", "1"), ("EventShards", "64"),
-            ("AggregateShards", "16"), ("AllowSimulatedFailure", "true"), ("DeletionProtection", "false")]
+            ("AggregateShards", "16"), ("AllowSimulatedFailure", "true"), ("DeletionProtection", "false"),
+            ("ApiKind", "REST"), ("ApiKind", "HTTP")]
     for name, value in good:
         assert not cfn_param_errors(name, value), "%s=%r rejected: %s" % (name, value, cfn_param_errors(name, value))
 
@@ -284,7 +357,9 @@ def test_table_matches_the_data_model():
 
 # ------------------------------------------------------------------ least privilege
 EXPECTED_DYNAMODB = {
-    "ingest": {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem"},
+    # BatchGetItem: a batch's keys-only read before its writes (duplicates cost no write)
+    "ingest": {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem",
+               "dynamodb:BatchGetItem"},
     "listing": {"dynamodb:Query", "dynamodb:GetItem"},
     "aggregates": {"dynamodb:Query", "dynamodb:GetItem"},  # GetItem: the cold-start warm-up read
     "dashboard": set(),  # serves embedded files; the page calls the API with the visitor's key

@@ -662,6 +662,120 @@ pub async fn a_batch_of_only_duplicates_changes_nothing<S: Store>(store: &S) {
     counts_equal(store, &records).await;
 }
 
+/// GIVEN a batch of events all counted before WHEN committed again THEN every one is a
+/// duplicate, nothing changes, and the store sent no write at all (`write_requests`: the
+/// write requests the store has sent so far; DynamoDB bills a cancelled transaction's items).
+pub async fn a_batch_of_only_duplicates_costs_no_write<S: Store>(
+    store: &S,
+    write_requests: impl Fn() -> u64,
+) {
+    let records: Vec<ProcessedRecord> = (0..150)
+        .map(|i| {
+            event(
+                "dup",
+                "purchase",
+                "2.5",
+                BASE + 2 * HOUR + (i as i64 % 2) * HOUR,
+                i,
+            )
+        })
+        .collect();
+    assert!(commit_batch(store, &records)
+        .await
+        .iter()
+        .all(|o| *o == CommitOutcome::Processed));
+    let before = write_requests();
+
+    let again = commit_batch(store, &records).await;
+
+    assert!(again.iter().all(|o| *o == CommitOutcome::Duplicate));
+    assert_eq!(write_requests() - before, 0, "a duplicate costs no write");
+    counts_equal(store, &records).await;
+}
+
+/// GIVEN 100 events of one client and hour, 60 of them counted before (one by one and in an
+/// earlier batch) WHEN the 100 are committed as one batch THEN exactly the 60 are duplicates,
+/// the 40 new ones are processed, counts are exact, and the new ones took one write request
+/// (no transaction cancelled by a duplicate first).
+pub async fn a_mixed_batch_writes_only_its_new_events<S: Store>(
+    store: &S,
+    write_requests: impl Fn() -> u64,
+) {
+    let records: Vec<ProcessedRecord> = (0..100)
+        .map(|i| {
+            let metric = if i % 2 == 0 { "view" } else { "buy" };
+            event("mixed", metric, "1.5", BASE + 3 * HOUR + i as i64 * SEC, i)
+        })
+        .collect();
+    let earlier = |i: usize| i % 5 < 3;
+    let (singles, batched): (Vec<usize>, Vec<usize>) =
+        (0..100).filter(|&i| earlier(i)).partition(|i| i % 2 == 0);
+    for &i in &singles {
+        assert_eq!(
+            store.commit_event(&records[i]).await.unwrap(),
+            CommitOutcome::Processed
+        );
+    }
+    let batch: Vec<ProcessedRecord> = batched.iter().map(|&i| records[i].clone()).collect();
+    assert!(commit_batch(store, &batch)
+        .await
+        .iter()
+        .all(|o| *o == CommitOutcome::Processed));
+    let before = write_requests();
+
+    let outcomes = commit_batch(store, &records).await;
+
+    for (i, outcome) in outcomes.iter().enumerate() {
+        let expected = if earlier(i) {
+            CommitOutcome::Duplicate
+        } else {
+            CommitOutcome::Processed
+        };
+        assert_eq!(*outcome, expected, "record {i}");
+    }
+    assert!(
+        write_requests() - before <= 1,
+        "40 new events of one client and hour: one transaction"
+    );
+    counts_equal(store, &records).await;
+}
+
+/// GIVEN 120 events over two hours, a third of them counted before WHEN two batches of all of
+/// them (in opposite orders) and a third batch of every other one race THEN each event is
+/// processed exactly once overall (never a new event reported as a duplicate by all), and
+/// the counts are exact.
+pub async fn batches_racing_on_the_same_events_count_each_once<S: Store>(store: &S) {
+    let records: Vec<ProcessedRecord> = (0..120)
+        .map(|i| event("race", "purchase", "0.75", BASE + (i as i64 % 2) * HOUR, i))
+        .collect();
+    let earlier: HashSet<usize> = (0..120).filter(|i| i % 3 == 0).collect();
+    for &i in &earlier {
+        assert_eq!(
+            store.commit_event(&records[i]).await.unwrap(),
+            CommitOutcome::Processed
+        );
+    }
+    let reversed: Vec<ProcessedRecord> = records.iter().rev().cloned().collect();
+    let every_other: Vec<ProcessedRecord> = records.iter().step_by(2).cloned().collect();
+
+    let (a, b, c) = futures::join!(
+        commit_batch(store, &records),
+        commit_batch(store, &reversed),
+        commit_batch(store, &every_other)
+    );
+
+    for i in 0..120 {
+        let outcomes = [Some(a[i]), Some(b[119 - i]), (i % 2 == 0).then(|| c[i / 2])];
+        let processed = outcomes
+            .iter()
+            .filter(|o| **o == Some(CommitOutcome::Processed))
+            .count();
+        let expected = usize::from(!earlier.contains(&i));
+        assert_eq!(processed, expected, "record {i}: {outcomes:?}");
+    }
+    counts_equal(store, &records).await;
+}
+
 /// GIVEN events over several hours WHEN read as an hourly series (with and without metric,
 /// over whole-hour ranges) THEN there is one bucket per hour, each equal to the aggregate of
 /// its hour, and together equal to the aggregate of the range.

@@ -51,6 +51,23 @@ async fn a_batch_of_only_duplicates_changes_nothing() {
     scenarios::a_batch_of_only_duplicates_changes_nothing(&MemoryStore::new()).await;
 }
 
+// The in-memory store sends no write requests (nothing to bill): these prove the outcomes
+// and counts; tests/integration/tests/store_dynamo.rs proves the writes on DynamoDB.
+#[tokio::test]
+async fn a_batch_of_only_duplicates_costs_no_write() {
+    scenarios::a_batch_of_only_duplicates_costs_no_write(&MemoryStore::new(), || 0).await;
+}
+
+#[tokio::test]
+async fn a_mixed_batch_writes_only_its_new_events() {
+    scenarios::a_mixed_batch_writes_only_its_new_events(&MemoryStore::new(), || 0).await;
+}
+
+#[tokio::test]
+async fn batches_racing_on_the_same_events_count_each_once() {
+    scenarios::batches_racing_on_the_same_events_count_each_once(&MemoryStore::new()).await;
+}
+
 #[tokio::test]
 async fn hourly_buckets_add_up_to_the_aggregate() {
     for seed in 0..5 {

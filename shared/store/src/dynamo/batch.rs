@@ -1,4 +1,5 @@
-//! Grouped batch commits: a batch's events grouped by (client, hour), one TransactWriteItems
+//! Grouped batch commits: first one keys-only read of the batch (`preread`: events found are
+//! duplicates and cost no write), then the rest grouped by (client, hour), one TransactWriteItems
 //! per group of up to 100 items — each event's conditional put, plus one `ADD` of the group's
 //! summed count and total per aggregate item it touches (`ALL#` and one `M#` per metric).
 //! Counting and dedupe stay one atomic write per group, so every guarantee of a single commit
@@ -16,6 +17,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{ReturnConsumedCapacity, TransactWriteItem};
 use event_core::{AmountSum, Metric};
+use futures::{stream, Stream, StreamExt};
 
 use super::commit::hour_add;
 use super::retry::{classify, with_retry, AttemptError, TRANSIENT_REASONS};
@@ -28,10 +30,20 @@ pub(crate) const MAX_TRANSACTION_ITEMS: usize = 100;
 /// The indexes of `records` to commit together: same client and hour, and few enough that
 /// their puts plus one `ADD` per aggregate item fit in one transaction. Groups keep the order
 /// in which their events first appear.
+#[cfg(test)]
 pub(crate) fn plan_groups(records: &[ProcessedRecord]) -> Vec<Vec<usize>> {
+    plan_groups_among(records, 0..records.len())
+}
+
+/// `plan_groups` of only the records at `indexes`.
+pub(crate) fn plan_groups_among(
+    records: &[ProcessedRecord],
+    indexes: impl IntoIterator<Item = usize>,
+) -> Vec<Vec<usize>> {
     let mut by_key: BTreeMap<(&str, i64), Vec<usize>> = BTreeMap::new();
     let mut order = Vec::new();
-    for (index, record) in records.iter().enumerate() {
+    for index in indexes {
+        let record = &records[index];
         let key = (
             record.event.client_id.as_str(),
             record.event.timestamp.floor_hour().unix_nanos(),
@@ -72,6 +84,49 @@ enum GroupAttempt {
 }
 
 impl DynamoStore {
+    /// `Store::commit_events`: the pre-read, its duplicates answered at once, then the other
+    /// events' groups, `concurrency` requests at a time.
+    pub(super) fn commit_batch<'a>(
+        &'a self,
+        records: &'a [ProcessedRecord],
+        concurrency: usize,
+    ) -> impl Stream<Item = (usize, Result<CommitOutcome, StoreError>)> + Send + 'a {
+        let concurrency = concurrency.max(1);
+        stream::once(async move {
+            let found = self.already_processed(records, concurrency).await;
+            let (duplicates, new): (Vec<usize>, Vec<usize>) =
+                (0..records.len()).partition(|&index| found[index]);
+            for _ in &duplicates {
+                self.count_duplicate();
+            }
+            let answered = duplicates
+                .into_iter()
+                .map(|index| (index, Ok(CommitOutcome::Duplicate)));
+            stream::iter(answered).chain(
+                stream::iter(plan_groups_among(records, new))
+                    .map(move |group| self.commit_group(records, group))
+                    .buffer_unordered(concurrency)
+                    .flat_map(stream::iter),
+            )
+        })
+        .flatten()
+    }
+
+    /// The batch commit without its pre-read: every event goes straight to its group's
+    /// transaction. Not part of the `Store`: the cost benchmark (examples/dynamo_costs.rs)
+    /// compares the two on the same endpoint.
+    #[doc(hidden)]
+    pub fn commit_events_without_preread<'a>(
+        &'a self,
+        records: &'a [ProcessedRecord],
+        concurrency: usize,
+    ) -> impl Stream<Item = (usize, Result<CommitOutcome, StoreError>)> + Send + 'a {
+        stream::iter(plan_groups_among(records, 0..records.len()))
+            .map(move |group| self.commit_group(records, group))
+            .buffer_unordered(concurrency.max(1))
+            .flat_map(stream::iter)
+    }
+
     /// Commits one planned group; one result per index, in the group's order.
     pub(super) async fn commit_group(
         &self,

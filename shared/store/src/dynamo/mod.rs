@@ -1,14 +1,16 @@
 //! `DynamoStore`: the `Store` on one DynamoDB table laid out as docs/data-model.md says.
 //!
 //! Submodules: `items` (record <-> item), `commit` (the one-transaction commit, failed
-//! records), `listing` (newest-first pages merged over shards), `aggregates` (whole hours
-//! plus edge hours), `retry` (what is transient, and the backoff budget).
+//! records), `batch` (grouped batch commits, after the `preread` of their keys), `listing`
+//! (newest-first pages merged over shards), `aggregates` (whole hours plus edge hours),
+//! `retry` (what is transient, and the backoff budget).
 
 mod aggregates;
 mod batch;
 mod commit;
 pub(crate) mod items;
 mod listing;
+mod preread;
 pub(crate) mod retry;
 mod tenancy;
 
@@ -20,7 +22,7 @@ use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::types::ConsumedCapacity;
 use aws_sdk_dynamodb::Client;
-use futures::{stream, Stream, StreamExt};
+use futures::Stream;
 
 use retry::{AttemptError, Limits};
 
@@ -259,10 +261,7 @@ impl Store for DynamoStore {
         records: &'a [ProcessedRecord],
         concurrency: usize,
     ) -> impl Stream<Item = (usize, Result<CommitOutcome, StoreError>)> + Send + 'a {
-        stream::iter(batch::plan_groups(records))
-            .map(move |group| self.commit_group(records, group))
-            .buffer_unordered(concurrency.max(1))
-            .flat_map(stream::iter)
+        self.commit_batch(records, concurrency)
     }
 
     async fn commit_retry(
