@@ -74,7 +74,7 @@ impl DynamoStore {
                 .map(|(pk, sk)| Item::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))]))
                 .collect::<Vec<_>>(),
         );
-        with_retry(&self.config.retry, "batch pre-read", || {
+        with_retry(self.limits(), "batch pre-read", || {
             let ask = pending.lock().expect("not poisoned").clone();
             let (found, pending) = (&found, &pending);
             async move {
