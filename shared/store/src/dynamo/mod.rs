@@ -7,6 +7,7 @@
 mod aggregates;
 mod batch;
 mod commit;
+mod counters;
 pub(crate) mod items;
 mod listing;
 pub(crate) mod retry;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
+use super::counters::{count_exhausted, count_retry};
 use crate::{RetryBudget, StoreError};
 
 /// How one attempt ended, when it did not succeed.
@@ -113,11 +114,13 @@ where
         };
         let pause = backoff(budget, tries);
         if tries >= budget.max_attempts.max(1) || started.elapsed() + pause > budget.max_elapsed {
+            count_exhausted();
             tracing::warn!(operation = what, attempts = tries, elapsed_ms = started.elapsed().as_millis() as u64, reason = %reason, "retry budget spent");
             return Err(StoreError::Unavailable(format!(
                 "{reason} (gave up after {tries} attempts)"
             )));
         }
+        count_retry(&reason);
         tracing::debug!(operation = what, attempt = tries, pause_ms = pause.as_millis() as u64, reason = %reason, "transient fault, retrying");
         tokio::time::sleep(pause).await;
     }
