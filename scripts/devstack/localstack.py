@@ -18,8 +18,9 @@ from .daemon import RUNNING, STARTING, STOPPED, STOPPING, Daemon
 from .procs import Proc, family
 
 DEFAULT_PORT = 4566
-SERVICES = "dynamodb,cloudformation,apigateway,lambda,iam,sts,s3,logs"
-DEPLOY_NEEDS = ("cloudformation", "dynamodb", "s3", "lambda", "apigateway", "iam", "logs")
+# cloudwatch: the template's alarms (deployed locally like everything else in it)
+SERVICES = "dynamodb,cloudformation,apigateway,lambda,iam,sts,s3,logs,cloudwatch"
+DEPLOY_NEEDS = ("cloudformation", "dynamodb", "s3", "lambda", "apigateway", "iam", "logs", "cloudwatch")
 LOG = LOCALSTACK_HOME / "localstack.log"
 DAEMON = Daemon("localstack", LOCALSTACK_HOME / "localstack.pid", marker="localstack.runtime.main",
                 stop_timeout=number_setting("STOP_TIMEOUT", 20))

@@ -219,7 +219,7 @@ fn answer(outcomes: Vec<Outcome>) -> Result<Reply, ApiError> {
         results: Vec::with_capacity(outcomes.len()),
     };
     for (index, outcome) in outcomes.into_iter().enumerate() {
-        let status = outcome.status();
+        let status = outcome.answered();
         let mut item = ItemResult {
             index,
             status: status.wire_name(),

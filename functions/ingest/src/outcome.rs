@@ -47,6 +47,14 @@ impl Outcome {
             Outcome::Refused { .. } => EventStatus::Refused,
         }
     }
+
+    /// The status of an outcome that is being answered, counted in the metrics: single
+    /// events, retries and batch items all pass here exactly once.
+    pub(crate) fn answered(&self) -> EventStatus {
+        let status = self.status();
+        event_http::metrics::count_event(status);
+        status
+    }
 }
 
 /// Why a `simulateFailure` event was kept: honoured (failed, retryable) or refused by this

@@ -69,5 +69,12 @@ pub(crate) async fn post<S: Store>(
             }
         }
     };
+    if matches!(
+        outcome,
+        Outcome::Processed { .. } | Outcome::Duplicate { .. }
+    ) {
+        // The failed record is settled: its event is counted now (or already was).
+        event_http::metrics::count_retried();
+    }
     respond(outcome, request_id)
 }

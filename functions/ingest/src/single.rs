@@ -44,7 +44,7 @@ pub(crate) async fn post<S: Store>(
 
 /// The answer to one event, with the status `EventStatus` gives its outcome.
 pub(crate) fn respond(outcome: Outcome, request_id: &str) -> Result<Reply, ApiError> {
-    let status = outcome.status();
+    let status = outcome.answered();
     let body = match outcome {
         Outcome::Processed { hash, event } => {
             json!({"status": status.wire_name(), "event_hash": hash, "event": event})

@@ -1,5 +1,5 @@
-//! A function's cold start: logs, settings and the DynamoDB-backed store, once; then the
-//! Lambda loop.
+//! A function's cold start: logs, metrics, settings and the DynamoDB-backed store, once;
+//! then the Lambda loop.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,6 +18,7 @@ where
     Fut: Future<Output = Response<Body>> + Send,
 {
     init_tracing();
+    crate::metrics::init();
     let config = Config::from_env()?;
     if !config.auth.enabled {
         tracing::warn!(

@@ -1,11 +1,12 @@
 //! Shared HTTP plumbing for the functions: config, the error body, responses, request
-//! metadata, routing and logging. The one place where errors become status codes.
+//! metadata, routing, logging and metrics. The one place where errors become status codes.
 
 pub mod app;
 pub mod auth;
 pub mod aws;
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod params;
 pub mod request;
 pub mod response;

@@ -1,5 +1,6 @@
 //! The frame around every request: its span (request id on every log line), error to
-//! response conversion, and the one summary log line with outcome and latency.
+//! response conversion, the one summary log line with outcome and latency, and the one
+//! flush of the invocation's metrics.
 
 use std::future::Future;
 use std::time::Instant;
@@ -9,6 +10,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use tracing::Instrument;
 
+use crate::metrics;
 use crate::telemetry::log_response;
 use crate::{json_response, request_span, ApiError, ErrorCode, RequestMeta};
 
@@ -54,7 +56,10 @@ where
                 response: error.into_response(&request_id),
             },
         };
-        log_response(reply.response.status().as_u16(), reply.outcome, started);
+        let status = reply.response.status();
+        log_response(status.as_u16(), reply.outcome, started);
+        metrics::count_response(status);
+        metrics::flush(&request_id);
         reply.response
     }
     .instrument(span)

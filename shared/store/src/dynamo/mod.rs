@@ -8,6 +8,7 @@
 mod aggregates;
 mod batch;
 mod commit;
+mod counters;
 pub(crate) mod items;
 mod listing;
 mod preread;

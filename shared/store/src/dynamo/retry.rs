@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
+use super::counters::{count_exhausted, count_retry};
 use crate::{RetryBudget, StoreError};
 
 /// How one attempt ended, when it did not succeed.
@@ -137,6 +138,7 @@ where
     let mut tries = 0u32;
     loop {
         let Some(allowed) = limits.attempt_time() else {
+            count_exhausted();
             tracing::warn!(
                 operation = what,
                 attempts = tries,
@@ -170,11 +172,13 @@ where
             || started.elapsed() + pause > budget.max_elapsed
             || !limits.time_after(pause)
         {
+            count_exhausted();
             tracing::warn!(operation = what, attempts = tries, elapsed_ms = started.elapsed().as_millis() as u64, reason = %reason, "retry budget spent");
             return Err(StoreError::Unavailable(format!(
                 "{reason} (gave up after {tries} attempts)"
             )));
         }
+        count_retry(&reason);
         tracing::debug!(operation = what, attempt = tries, pause_ms = pause.as_millis() as u64, reason = %reason, "transient fault, retrying");
         tokio::time::sleep(pause).await;
     }
