@@ -1,7 +1,7 @@
 # The two commands of the README are `make dev` and `make test`; the rest are their parts.
 # The local stack is driven by scripts/stack.sh (code: scripts/devstack/, see its __init__.py).
 .PHONY: dev test check itest lint unit stack-test bench bench-dynamo sam-build up down status tools rust-targets \
-        wasm-pkg js contract browser key soak fuzz
+        wasm-pkg js contract browser key soak shards fuzz
 
 dev: rust-targets wasm-pkg    ## run the whole service locally, rebuilding on code changes; Ctrl-C stops it
 	scripts/stack.sh run
@@ -70,8 +70,12 @@ key:         ## a new API key for TENANT owning CLIENTS ('acme-*,beta'), against
 	@test -f .local/stack.env || { echo "no local stack: start one with make up (or make dev)"; exit 2; }
 	@set -a && . .local/stack.env && set +a && cargo run -q -p admin -- key create --tenant "$(TENANT)" --clients "$(CLIENTS)" --label make-key
 
-soak: wasm-pkg  ## the reliability tests at full size (load with duplicates, storage faults, hot client)
+soak: wasm-pkg  ## the reliability tests at full size (load with duplicates, storage faults, hot client, crashes)
 	SOAK=1 scripts/with-stack.sh cargo test -p integration-tests --test reliability -- --test-threads=1 --nocapture
+
+shards: wasm-pkg  ## the hot-client test at AGGREGATE_SHARDS 1, 4 and 16, conflicts as DynamoDB makes them (RELIABILITY.md)
+	scripts/with-stack.sh bash -c 'for n in 1 4 16; do HOT_AGGREGATE_SHARDS=$$n cargo test -p integration-tests \
+	  --test reliability -- --test-threads=1 hot_client || exit 1; done'
 
 FUZZ_SECONDS ?= 600
 fuzz:        ## the event-core fuzz target for FUZZ_SECONDS (cargo-fuzz; stable Rust via RUSTC_BOOTSTRAP)

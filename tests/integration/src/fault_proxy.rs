@@ -64,6 +64,10 @@ pub enum Fault {
     /// The call is forwarded, DynamoDB commits and answers, and the process is killed before
     /// the answer reaches it: counted, and the client never told.
     CrashAfterCommit,
+    /// `FaultPlan::overlap_conflicts`: a transaction that updates an item another transaction
+    /// in flight updates is cancelled (`TransactionConflict`), as DynamoDB does; nothing
+    /// forwarded.
+    OverlapConflict,
 }
 
 impl Fault {
@@ -91,6 +95,9 @@ impl Fault {
             Fault::CrashBeforeCommit => "function killed (SIGKILL) before the commit was sent",
             Fault::CrashInFlight => "function killed while the commit was in flight",
             Fault::CrashAfterCommit => "function killed after the commit, before the answer",
+            Fault::OverlapConflict => {
+                "400 TransactionCanceledException [TransactionConflict]: an item updated by a transaction in flight"
+            }
         }
     }
 
@@ -125,6 +132,10 @@ pub struct FaultPlan {
     pub delay: Duration,
     /// A deterministic slow storage instead of random faults (see `Brownout`).
     pub brownout: Option<Brownout>,
+    /// Model DynamoDB's transaction conflicts, which DynamoDB Local (it runs transactions one
+    /// at a time) never answers: a transaction whose `Update` targets an item that a
+    /// transaction still in flight through this proxy updates is cancelled.
+    pub overlap_conflicts: bool,
 }
 
 /// A storage brownout, as an adversary of the functions' retry budget: the first
@@ -151,6 +162,7 @@ impl FaultPlan {
             operations: Vec::new(),
             delay: Duration::from_millis(3_500),
             brownout: None,
+            overlap_conflicts: false,
         }
     }
 
@@ -272,6 +284,8 @@ struct Shared {
     stats: Mutex<ProxyStats>,
     /// How often each distinct request (operation + canonical body) came (brownout).
     seen: Mutex<HashMap<String, u32>>,
+    /// Items (`Update` keys) of the transactions in flight, with how many update each.
+    updating: Mutex<HashMap<String, u32>>,
     /// For each event (by hash), when the first transaction that put it and that DynamoDB
     /// answered with success was sent to DynamoDB (the commit happened after that instant;
     /// the answer is read later, and a concurrent duplicate may be answered in between).
@@ -310,6 +324,7 @@ impl FaultProxy {
             plan: Mutex::new(plan),
             stats: Mutex::default(),
             seen: Mutex::default(),
+            updating: Mutex::default(),
             committed: Mutex::default(),
         });
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
@@ -541,7 +556,8 @@ fn reset(stream: BufReader<TcpStream>) {
 
 async fn serve_connection(shared: Arc<Shared>, client: TcpStream) {
     let _ = client.set_nodelay(true);
-    let caller = client.peer_addr().ok();
+    // the function's end of this connection: its local address is our peer, its remote ours
+    let caller = client.peer_addr().ok().zip(client.local_addr().ok());
     let mut client = BufReader::new(client);
     let mut upstream: Option<BufReader<TcpStream>> = None;
     loop {
@@ -559,7 +575,13 @@ async fn serve_connection(shared: Arc<Shared>, client: TcpStream) {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        // the items this transaction updates, registered while it is in flight
+        let mut updates = Vec::new();
+        let overlap = plan.overlap_conflicts
+            && operation == "TransactWriteItems"
+            && !begin_updates(&shared, &request, &mut updates);
         let fault = match &plan.brownout {
+            _ if overlap => Some((Fault::OverlapConflict, plan.delay)),
             Some(brownout) => brownout_fault(&shared, brownout, &operation, &request),
             None => plan.pick(&operation).map(|fault| (fault, plan.delay)),
         };
@@ -609,8 +631,12 @@ async fn serve_connection(shared: Arc<Shared>, client: TcpStream) {
                 kill_caller(&shared, caller);
                 None
             }
+            Some((Fault::OverlapConflict, _)) => {
+                Some(error_answer(Fault::TransactionConflict, &request))
+            }
             Some((error, _)) => Some(error_answer(error, &request)),
         };
+        end_updates(&shared, &updates);
         let Some((bytes, close)) = answer else {
             reset(client);
             return;
@@ -621,10 +647,48 @@ async fn serve_connection(shared: Arc<Shared>, client: TcpStream) {
     }
 }
 
+/// Registers the items `request` (a TransactWriteItems) updates into `updates` and as in
+/// flight, unless one of them already is: then registers nothing and returns false.
+fn begin_updates(shared: &Shared, request: &Message, updates: &mut Vec<String>) -> bool {
+    let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap_or_default();
+    let keys: Vec<String> = body["TransactItems"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item.get("Update"))
+        .map(|update| format!("{} {}", update["TableName"], canonical_json(&update["Key"])))
+        .collect();
+    let mut updating = shared.updating.lock().unwrap_or_else(|e| e.into_inner());
+    if keys.iter().any(|key| updating.contains_key(key)) {
+        return false;
+    }
+    for key in keys {
+        *updating.entry(key.clone()).or_default() += 1;
+        updates.push(key);
+    }
+    true
+}
+
+/// The transaction that registered `updates` is no longer in flight.
+fn end_updates(shared: &Shared, updates: &[String]) {
+    if updates.is_empty() {
+        return;
+    }
+    let mut updating = shared.updating.lock().unwrap_or_else(|e| e.into_inner());
+    for key in updates {
+        if let Some(n) = updating.get_mut(key) {
+            *n -= 1;
+            if *n == 0 {
+                updating.remove(key);
+            }
+        }
+    }
+}
+
 /// SIGKILL the process at the other end of the proxy's connection from `caller` (a function
 /// process: its DynamoDB client's socket), found through /proc as `ss -p` would.
-fn kill_caller(shared: &Shared, caller: Option<SocketAddr>) {
-    match caller.and_then(pid_of_socket) {
+fn kill_caller(shared: &Shared, caller: Option<(SocketAddr, SocketAddr)>) {
+    match caller.and_then(|(local, remote)| pid_of_socket(local, remote)) {
         Some(pid) => {
             let killed = Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
@@ -640,21 +704,25 @@ fn kill_caller(shared: &Shared, caller: Option<SocketAddr>) {
     }
 }
 
-/// The process holding the IPv4 TCP socket whose local address is `addr`.
-fn pid_of_socket(addr: SocketAddr) -> Option<u32> {
-    let SocketAddr::V4(v4) = addr else {
-        return None;
+/// The process holding the IPv4 TCP socket from `local` to `remote`. Both ends are matched:
+/// one local port may serve several connections to other places (another process's).
+fn pid_of_socket(local: SocketAddr, remote: SocketAddr) -> Option<u32> {
+    // /proc/net/tcp: addresses as little-endian hex IP and hex port, inode in column 10
+    let hex = |addr: SocketAddr| match addr {
+        SocketAddr::V4(v4) => Some(format!(
+            "{:08X}:{:04X}",
+            u32::from_le_bytes(v4.ip().octets()),
+            v4.port()
+        )),
+        SocketAddr::V6(_) => None,
     };
-    // /proc/net/tcp: local address as little-endian hex IP and hex port, inode in column 10
-    let local = format!(
-        "{:08X}:{:04X}",
-        u32::from_le_bytes(v4.ip().octets()),
-        v4.port()
-    );
+    let (local, remote) = (hex(local)?, hex(remote)?);
     let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
     let inode = table.lines().skip(1).find_map(|line| {
         let columns: Vec<&str> = line.split_whitespace().collect();
-        (columns.get(1) == Some(&local.as_str())).then(|| columns.get(9).map(|c| c.to_string()))?
+        let ours =
+            columns.get(1) == Some(&local.as_str()) && columns.get(2) == Some(&remote.as_str());
+        ours.then(|| columns.get(9).map(|c| c.to_string()))?
     })?;
     let wanted = format!("socket:[{inode}]");
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
@@ -1008,6 +1076,18 @@ impl ProxiedFunctions {
     /// `start`, with authentication on when `auth` (then every request must carry `key`, and
     /// the key lookups go through the proxy too).
     pub async fn start_with(name: &str, plan: FaultPlan, concurrency: u32, auth: bool) -> Self {
+        Self::start_with_settings(name, plan, concurrency, auth, &[]).await
+    }
+
+    /// `start_with`, with `settings` (`NAME=value`) replacing the stack's own for these
+    /// functions only.
+    pub async fn start_with_settings(
+        name: &str,
+        plan: FaultPlan,
+        concurrency: u32,
+        auth: bool,
+        settings: &[String],
+    ) -> Self {
         base_url(); // the main stack is up, so .local/stack.env exists and the functions compiled
         let (tenant, key) = new_tenant(name, "*").await;
         let root = repo_root();
@@ -1026,6 +1106,11 @@ impl ProxiedFunctions {
                 !["AUTH=", "TENANT=", "RUST_LOG="]
                     .iter()
                     .any(|p| line.starts_with(p))
+                    && !settings.iter().any(|setting| {
+                        setting
+                            .split_once('=')
+                            .is_some_and(|(name, _)| line.starts_with(&format!("{name}=")))
+                    })
             })
             .map(|line| match line.starts_with("AWS_ENDPOINT_URL=") {
                 true => format!("AWS_ENDPOINT_URL={}\n", proxy.endpoint()),
@@ -1037,6 +1122,7 @@ impl ProxiedFunctions {
                 // quoted: the env file parser refuses a second `=` in a bare value
                 "RUST_LOG=\"info,event_store::dynamo::retry=debug\"\n".to_owned(),
             ])
+            .chain(settings.iter().map(|setting| format!("{setting}\n")))
             .collect();
         let env_file = local.join(format!("{name}.env"));
         std::fs::write(&env_file, env).expect("write the proxied functions' env file");

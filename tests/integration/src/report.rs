@@ -54,6 +54,9 @@ pub struct Report {
     started: Instant,
     items: Vec<(String, String)>,
     failures: Vec<String>,
+    /// `NAME=value` the test ran with, when not its default: a section of its own, and the
+    /// command's prefix.
+    setting: Option<String>,
 }
 
 impl Report {
@@ -66,7 +69,15 @@ impl Report {
             started: Instant::now(),
             items: Vec::new(),
             failures: Vec::new(),
+            setting: None,
         }
+    }
+
+    /// This run used `NAME=value` (an environment variable the test reads): its section is
+    /// kept beside the default run's.
+    pub fn with_setting(mut self, setting: Option<String>) -> Self {
+        self.setting = setting;
+        self
     }
 
     pub fn size(&self) -> Size {
@@ -110,7 +121,17 @@ impl Report {
             .map(|t| t.to_string())
             .unwrap_or_default();
         let mut body = String::new();
-        let _ = writeln!(body, "### {} ({} size)\n", self.test, self.size.name());
+        let setting = self
+            .setting
+            .as_ref()
+            .map(|s| format!(", {s}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            body,
+            "### {} ({} size{setting})\n",
+            self.test,
+            self.size.name()
+        );
         let result = if self.failures.is_empty() {
             "PASS: every guarantee checked held".to_owned()
         } else {
@@ -120,6 +141,10 @@ impl Report {
         let soak = match self.size {
             Size::Full => "SOAK=1 ",
             Size::Small => "",
+        };
+        let soak = match &self.setting {
+            Some(setting) => format!("{soak}{setting} "),
+            None => soak.to_owned(),
         };
         let _ = writeln!(
             body,
@@ -138,7 +163,11 @@ impl Report {
         for failure in &self.failures {
             let _ = writeln!(body, "- **broken**: {failure}");
         }
-        write_section(self.order, &self.test, self.size, &body);
+        let key = match &self.setting {
+            Some(setting) => format!("{}[{setting}]", self.test),
+            None => self.test.clone(),
+        };
+        write_section(self.order, &key, self.size, &body);
         assert!(
             self.failures.is_empty(),
             "{}: {} guarantee(s) broken:\n{}",
