@@ -1,6 +1,6 @@
 # The two commands of the README are `make dev` and `make test`; the rest are their parts.
 # The local stack is driven by scripts/stack.sh (code: scripts/devstack/, see its __init__.py).
-.PHONY: dev test check itest lint unit stack-test bench sam-build up down status tools rust-targets \
+.PHONY: dev test check itest lint unit stack-test bench coldstart sam-build up down status tools rust-targets \
         wasm-pkg js contract browser key soak fuzz
 
 dev: rust-targets wasm-pkg    ## run the whole service locally, rebuilding on code changes; Ctrl-C stops it
@@ -28,8 +28,13 @@ stack-test:  ## the stack scripts' own tests, including a restart right after a 
 	python3 scripts/test_devstack.py
 	STACK_TEST_ALL=1 scripts/with-stack.sh python3 scripts/test_restart.py
 
-bench:       ## criterion benches (figures go to BENCHMARKS.md)
+bench: coldstart  ## criterion benches and the cold-start bench (figures go to BENCHMARKS.md)
 	cargo bench -p event-core --bench normalize
+
+COLDSTART_ARGS ?=
+coldstart:   ## init time, invoke latency, RSS and (zipped) size of the release functions vs a hello-world baseline
+	cargo build --release -p ingest -p listing -p aggregates -p dashboard -p baseline-lambda
+	python3 bench/coldstart/coldstart.py $(COLDSTART_ARGS)
 
 sam-build: rust-targets wasm-pkg  ## what `sam build` produces for AWS (release, arm64, via cargo lambda + zig)
 	scripts/install-tools.sh
