@@ -1,7 +1,7 @@
 # The two commands of the README are `make dev` and `make test`; the rest are their parts.
 # The local stack is driven by scripts/stack.sh (code: scripts/devstack/, see its __init__.py).
-.PHONY: dev test check itest lint unit stack-test bench bench-dynamo sam-build up down status tools rust-targets \
-        wasm-pkg js contract browser key soak shards fuzz
+.PHONY: dev test check itest lint unit stack-test bench bench-dynamo coldstart sam-build up down status tools \
+        rust-targets wasm-pkg js contract browser key soak shards fuzz
 
 dev: rust-targets wasm-pkg    ## run the whole service locally, rebuilding on code changes; Ctrl-C stops it
 	scripts/stack.sh run
@@ -28,7 +28,7 @@ stack-test:  ## the stack scripts' own tests, including a restart right after a 
 	python3 scripts/test_devstack.py
 	STACK_TEST_ALL=1 scripts/with-stack.sh python3 scripts/test_restart.py
 
-bench: bench-dynamo  ## criterion benches, then the DynamoDB cost/throughput example (figures go to BENCHMARKS.md)
+bench: bench-dynamo coldstart  ## criterion benches, the DynamoDB cost/throughput example, the cold-start bench (BENCHMARKS.md)
 	cargo bench -p event-core --bench normalize
 
 BENCH_EVENTS ?= 400
@@ -36,6 +36,11 @@ BENCH_ROUNDS ?= 2
 bench-dynamo:  ## DynamoStore's writes vs bare SDK calls on LocalStack, as ratios (starts a stack if none runs)
 	cargo build --release -p event-store --example dynamo_costs
 	scripts/with-stack.sh cargo run -q --release -p event-store --example dynamo_costs -- $(BENCH_EVENTS) $(BENCH_ROUNDS)
+
+COLDSTART_ARGS ?=
+coldstart:   ## init time, invoke latency, RSS and (zipped) size of the release functions vs a hello-world baseline
+	cargo build --release -p ingest -p listing -p aggregates -p dashboard -p baseline-lambda
+	python3 bench/coldstart/coldstart.py $(COLDSTART_ARGS)
 
 sam-build: rust-targets wasm-pkg  ## what `sam build` produces for AWS (release, arm64, via cargo lambda + zig)
 	scripts/install-tools.sh
