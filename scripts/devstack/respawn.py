@@ -96,13 +96,17 @@ def make_handler(supervisor):
         upstream = None
 
         def send(self, method, body, headers):
-            if self.upstream is None:
-                self.upstream = supervisor.connect()
-            try:
-                return supervisor.forward(method, self.path, headers, body, self.upstream)
-            except (OSError, http.client.HTTPException):
-                self.upstream = None
-                raise
+            # a kept connection the watcher closed meanwhile fails at once: try a fresh one
+            for attempt in (1, 2):
+                reused = self.upstream is not None
+                if not reused:
+                    self.upstream = supervisor.connect()
+                try:
+                    return supervisor.forward(method, self.path, headers, body, self.upstream)
+                except (OSError, http.client.HTTPException):
+                    self.upstream = None
+                    if not reused or attempt == 2:
+                        raise
 
         def log_message(self, *args):  # the function's own logs are what matters here
             pass
@@ -149,8 +153,16 @@ def make_handler(supervisor):
                 self.end_headers()
                 self.wfile.write(out_body)
             except OSError:
-                # the process died meanwhile: `died` answers the invocation it held
+                # the process died meanwhile (`died` answers the invocation it held), or gave
+                # up this poll: an invocation it never received goes to the next poll
                 self.close_connection = True
+                if self.path == NEXT:
+                    with supervisor.changed:
+                        request_id = request_id_of((status, out_headers, out_body))
+                        if request_id is not None and supervisor.current == request_id:
+                            supervisor.current = None
+                            supervisor.pending = (status, out_headers, out_body)
+                            supervisor.changed.notify_all()
 
         def next_invocation(self, headers):
             """The next invocation for the live process. One `/next` poll at most is out to
