@@ -1267,6 +1267,58 @@ async fn check_client_reads(
 }
 
 /// `p50 / p99 / max` in ms of one kind of request.
+/// The run's throughput, latency, answers and client retries, as report lines. `condition`
+/// says what the load ran under (" under faults", "" ...).
+fn report_run(report: &mut Report, run: &Run, elapsed: Duration, condition: &str) {
+    let secs = elapsed.as_secs_f64();
+    report.item(
+        "throughput",
+        format!(
+            "{:.0} event sends/s{condition} ({:.0} distinct events/s), {} sends in {:.1} s",
+            run.work.sends.len() as f64 / secs,
+            run.work.events.len() as f64 / secs,
+            run.work.sends.len(),
+            secs
+        ),
+    );
+    report.item("latency", latency_line(run));
+    report.item("answers", answers_line(run));
+    report.item("client retries", resends_line(run));
+}
+
+/// `check_client_reads` for every client of the run through `api` (one tenant), and the
+/// report line that sums them up.
+async fn check_every_client(
+    report: &mut Report,
+    api: &Api,
+    run: &Run,
+    hash_of: &[Option<String>],
+    ranges: usize,
+    rng: &mut fastrand::Rng,
+) {
+    let mut checks = ReadChecks::default();
+    for client in 0..run.work.clients.len() {
+        check_client_reads(
+            report,
+            api,
+            &run.work,
+            hash_of,
+            client,
+            ranges,
+            rng,
+            &mut checks,
+        )
+        .await;
+    }
+    report.item(
+        "reads checked",
+        format!(
+            "{} clients: /aggregates (all, one metric, {} random ranges) == truth == sum over /events/processed ({} listed events)",
+            checks.clients, checks.ranges, checks.listed
+        ),
+    );
+}
+
 fn latency_line(run: &Run) -> String {
     let metrics = run.metrics();
     metrics
@@ -1386,20 +1438,7 @@ async fn load_with_duplicates_counts_every_event_once() {
     let run = Run::new(Target::new(&stack_base_url(), keys, workers), work);
     let elapsed = run.run(workers).await;
 
-    let secs = elapsed.as_secs_f64();
-    report.item(
-        "throughput",
-        format!(
-            "{:.0} event sends/s ({:.0} distinct events/s), {} sends in {:.1} s",
-            run.work.sends.len() as f64 / secs,
-            run.work.events.len() as f64 / secs,
-            run.work.sends.len(),
-            secs
-        ),
-    );
-    report.item("latency", latency_line(&run));
-    report.item("answers", answers_line(&run));
-    report.item("client retries", resends_line(&run));
+    report_run(&mut report, &run, elapsed, "");
 
     // THEN each event was counted once: the answers say so...
     let summary = check_ledger(&mut report, &run, true);
@@ -1544,18 +1583,7 @@ async fn storage_faults_lose_nothing_and_count_nothing_twice() {
         ),
     );
     report.item("proxy", stats.summary());
-    report.item(
-        "throughput",
-        format!(
-            "{:.0} event sends/s under faults, {} sends in {:.1} s",
-            run.work.sends.len() as f64 / elapsed.as_secs_f64(),
-            run.work.sends.len(),
-            elapsed.as_secs_f64()
-        ),
-    );
-    report.item("latency", latency_line(&run));
-    report.item("answers", answers_line(&run));
-    report.item("client retries", resends_line(&run));
+    report_run(&mut report, &run, elapsed, " under faults");
 
     // THEN no request hung, every event ended counted once...
     check_latency(&mut report, &run);
@@ -1629,27 +1657,15 @@ async fn storage_faults_lose_nothing_and_count_nothing_twice() {
 
     // ...the store holds exactly the truth (read without faults)...
     let api = functions.stack_api();
-    let mut checks = ReadChecks::default();
-    for client in 0..run.work.clients.len() {
-        check_client_reads(
-            &mut report,
-            &api,
-            &run.work,
-            &summary.hash_of,
-            client,
-            size.pick(3, 6),
-            &mut rng,
-            &mut checks,
-        )
-        .await;
-    }
-    report.item(
-        "reads checked",
-        format!(
-            "{} clients: /aggregates (all, one metric, {} random ranges) == truth == sum over /events/processed ({} listed events)",
-            checks.clients, checks.ranges, checks.listed
-        ),
-    );
+    check_every_client(
+        &mut report,
+        &api,
+        &run,
+        &summary.hash_of,
+        size.pick(3, 6),
+        &mut rng,
+    )
+    .await;
 
     // ...and every failed record left behind is retryable and only ever a duplicate now
     let (mut statuses, mut orphans_retried) = (BTreeMap::<String, u64>::new(), 0u64);
@@ -1812,18 +1828,7 @@ async fn crashes_lose_nothing_and_count_nothing_twice() {
         )
     });
     report.item("proxy", stats.summary());
-    report.item(
-        "throughput",
-        format!(
-            "{:.0} event sends/s with crashes, {} sends in {:.1} s",
-            run.work.sends.len() as f64 / elapsed.as_secs_f64(),
-            run.work.sends.len(),
-            elapsed.as_secs_f64()
-        ),
-    );
-    report.item("latency", latency_line(&run));
-    report.item("answers", answers_line(&run));
-    report.item("client retries", resends_line(&run));
+    report_run(&mut report, &run, elapsed, " with crashes");
 
     // THEN no request hung, every event ended counted once, and the reads hold the truth
     check_latency(&mut report, &run);
@@ -1841,27 +1846,15 @@ async fn crashes_lose_nothing_and_count_nothing_twice() {
     );
     let api = functions.stack_api();
     let mut rng = fastrand::Rng::with_seed(seed ^ 0xc7a5);
-    let mut checks = ReadChecks::default();
-    for client in 0..run.work.clients.len() {
-        check_client_reads(
-            &mut report,
-            &api,
-            &run.work,
-            &summary.hash_of,
-            client,
-            size.pick(3, 6),
-            &mut rng,
-            &mut checks,
-        )
-        .await;
-    }
-    report.item(
-        "reads checked",
-        format!(
-            "{} clients: /aggregates (all, one metric, {} random ranges) == truth == sum over /events/processed ({} listed events)",
-            checks.clients, checks.ranges, checks.listed
-        ),
-    );
+    check_every_client(
+        &mut report,
+        &api,
+        &run,
+        &summary.hash_of,
+        size.pick(3, 6),
+        &mut rng,
+    )
+    .await;
 
     // AND an event counted although its commit "failed" (every answer of DynamoDB lost) is
     // kept as failed; its retry finds it counted, and marks the record retried
@@ -2011,18 +2004,7 @@ async fn hot_client_loses_no_update() {
     let run = Run::new(Target::new(&functions.base, vec![None], writers), work);
     let elapsed = run.run(writers).await;
     let stats = functions.proxy.stats();
-    report.item(
-        "throughput",
-        format!(
-            "{:.0} event sends/s, {} sends in {:.1} s",
-            run.work.sends.len() as f64 / elapsed.as_secs_f64(),
-            run.work.sends.len(),
-            elapsed.as_secs_f64()
-        ),
-    );
-    report.item("latency", latency_line(&run));
-    report.item("answers", answers_line(&run));
-    report.item("client retries", resends_line(&run));
+    report_run(&mut report, &run, elapsed, "");
     report.item("proxy", stats.summary());
     let retries = functions.retry_log();
     let per_event: Vec<u64> = retries.per_event.values().copied().collect();
