@@ -195,7 +195,10 @@ def make_handler(supervisor):
 
 
 def request_id_of(answer):
-    _, headers, _ = answer
+    """The invocation a `/next` answer hands out (None for the emulator's 204 "nothing yet")."""
+    status, headers, _ = answer
+    if status != 200:
+        return None
     return next((v for k, v in headers if k.lower() == "lambda-runtime-aws-request-id"), None)
 
 
