@@ -83,9 +83,12 @@ shards: wasm-pkg  ## the hot-client test at AGGREGATE_SHARDS 1, 4 and 16, confli
 	  --test reliability -- --test-threads=1 hot_client || exit 1; done'
 
 FUZZ_SECONDS ?= 600
-fuzz:        ## the event-core fuzz target for FUZZ_SECONDS (cargo-fuzz; stable Rust via RUSTC_BOOTSTRAP)
+fuzz:        ## the event-core fuzz target for FUZZ_SECONDS (cargo-fuzz; stable Rust via RUSTC_BOOTSTRAP), recorded in RELIABILITY.md
 	@test -x .local/tools/bin/cargo-fuzz || cargo install --locked --root .local/tools cargo-fuzz
-	cd shared/core/fuzz && RUSTC_BOOTSTRAP=1 ../../../.local/tools/bin/cargo-fuzz run parse_body -- -max_total_time=$(FUZZ_SECONDS)
+	@mkdir -p target
+	(cd shared/core/fuzz && RUSTC_BOOTSTRAP=1 ../../../.local/tools/bin/cargo-fuzz run parse_body -- \
+	  -max_total_time=$(FUZZ_SECONDS); echo $$? > ../../../target/fuzz.status) 2>&1 | tee target/fuzz.log
+	cargo run -q -p integration-tests --example record_fuzz -- target/fuzz.log $$(cat target/fuzz.status) $(FUZZ_SECONDS)
 
 # rust-toolchain.toml lists the wasm32 and aarch64 targets, but rustup adds them only when it
 # installs the toolchain, not to one that is already installed: add them (quick when present).

@@ -1,14 +1,14 @@
-//! `RELIABILITY.md` at the repository root, written by the reliability tests themselves
-//! (`tests/reliability.rs`): each test rewrites its own section — one per test and size —
-//! with the load it ran, the faults injected, what it measured and its result, so the file
-//! always shows what the last run of each test found. Nothing in it is written by hand.
+//! `RELIABILITY.md` at the repository root, written by the reliability and hostile-input
+//! tests themselves (and by `make fuzz`): each rewrites its own section — one per test and
+//! size — with the load it ran, the faults injected, what it measured and its result, so the
+//! file always shows what the last run of each found. Nothing in it is written by hand.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use event_core::EventTimestamp;
 
@@ -57,6 +57,10 @@ pub struct Report {
     /// `NAME=value` the test ran with, when not its default: a section of its own, and the
     /// command's prefix.
     setting: Option<String>,
+    /// The command that reruns it, when not `cargo test … --test reliability … NAME`.
+    command: Option<String>,
+    /// How long the recorded run took, when it was not this report's own lifetime.
+    duration: Option<Duration>,
 }
 
 impl Report {
@@ -70,7 +74,16 @@ impl Report {
             items: Vec::new(),
             failures: Vec::new(),
             setting: None,
+            command: None,
+            duration: None,
         }
+    }
+
+    /// The command that reruns this section's test, for sections not written by
+    /// `tests/reliability.rs`.
+    pub fn with_command(mut self, command: &str) -> Self {
+        self.command = Some(command.to_owned());
+        self
     }
 
     /// This run used `NAME=value` (an environment variable the test reads): its section is
@@ -98,6 +111,12 @@ impl Report {
         self.failures.push(failure);
     }
 
+    /// The recorded run took `duration` (a run this report only reads, like `make fuzz`'s).
+    pub fn with_duration(mut self, duration: Duration) -> Self {
+        self.duration = Some(duration);
+        self
+    }
+
     /// `fail(message())` unless `ok`.
     pub fn check(&mut self, ok: bool, message: impl FnOnce() -> String) {
         if !ok {
@@ -112,7 +131,7 @@ impl Report {
     /// Writes the section (the result, what was recorded, the failures) and panics if a
     /// guarantee broke.
     pub fn finish(self) {
-        let elapsed = self.started.elapsed();
+        let elapsed = self.duration.unwrap_or_else(|| self.started.elapsed());
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
@@ -138,19 +157,23 @@ impl Report {
             format!("FAIL: {} guarantee(s) broken (below)", self.failures.len())
         };
         let _ = writeln!(body, "- **result**: {result}");
-        let soak = match self.size {
-            Size::Full => "SOAK=1 ",
-            Size::Small => "",
-        };
-        let soak = match &self.setting {
-            Some(setting) => format!("{soak}{setting} "),
-            None => soak.to_owned(),
-        };
-        let _ = writeln!(
-            body,
-            "- **command**: `{soak}cargo test -p integration-tests --test reliability -- --test-threads=1 {}`",
-            self.test
-        );
+        // The test's own command spells its size and setting as the variables it reads.
+        let command = self.command.clone().unwrap_or_else(|| {
+            let soak = match self.size {
+                Size::Full => "SOAK=1 ",
+                Size::Small => "",
+            };
+            let setting = self
+                .setting
+                .as_ref()
+                .map(|s| format!("{s} "))
+                .unwrap_or_default();
+            format!(
+                "{soak}{setting}cargo test -p integration-tests --test reliability -- --test-threads=1 {}",
+                self.test
+            )
+        });
+        let _ = writeln!(body, "- **command**: `{command}`");
         let _ = writeln!(
             body,
             "- **run**: {date}, {:.1} s, commit {}",
@@ -205,16 +228,17 @@ fn report_path() -> PathBuf {
     repo_root().join("RELIABILITY.md")
 }
 
-const HEADER: &str = "# Reliability under load and storage faults
+const HEADER: &str = "# Reliability under load, storage faults, crashes and hostile input
 
-Written by the end-to-end reliability tests, never by hand: `tests/integration/tests/reliability.rs`
-runs the functions under `cargo lambda watch` against DynamoDB in LocalStack, and each test
-rewrites its own section here (`tests/integration/src/report.rs`) with the load it ran, the
-faults it injected, what it measured and whether every guarantee of `docs/contract.md` held.
-The small size runs with every `cargo test` (`make test`); the full size with `SOAK=1`
-(`make soak`). Storage faults come from `tests/integration/src/fault_proxy.rs`, a proxy
-between the functions and DynamoDB. Latencies are local (debug builds, one 2-core machine,
-an emulator), so they show shape and tails, not what AWS would give.
+Written by the tests, never by hand: `tests/integration/tests/reliability.rs` runs the
+functions under `cargo lambda watch` against DynamoDB in LocalStack, `hostile.rs` sends its
+corpus of nasty requests to the same stack, and `make fuzz` records its run of the
+`event-core` fuzz target. Each rewrites its own section here (`tests/integration/src/report.rs`)
+with the load it ran, the faults it injected, what it measured and whether every guarantee of
+`docs/contract.md` held. The small size runs with every `cargo test` (`make test`); the full
+size with `SOAK=1` (`make soak`). Storage faults come from `tests/integration/src/fault_proxy.rs`,
+a proxy between the functions and DynamoDB. Latencies are local (debug builds, one 2-core
+machine, an emulator), so they show shape and tails, not what AWS would give.
 ";
 
 const MARK: &str = "<!-- reliability-section ";

@@ -1,8 +1,9 @@
 //! Hostile input over real HTTP: a corpus of nasty bodies and requests, each with the status
 //! (and error code) it must get. Nothing here may answer a 5xx, hang, or count anything it
 //! should not: afterwards the corpus's client has exactly the one event the corpus meant to
-//! count.
+//! count. Each test writes its section of `RELIABILITY.md` (what it sent, what it got).
 
+use integration_tests::report::{Report, Size};
 use integration_tests::{encode, unique_client, Api, StatusCode};
 use serde_json::json;
 
@@ -22,6 +23,13 @@ fn case(name: &'static str, body: String, status: u16, code: &'static str) -> Ca
         status,
         code,
     }
+}
+
+/// This test's section of `RELIABILITY.md` (orders 6 to 9, after the reliability tests).
+fn report(order: u32, test: &str) -> Report {
+    Report::new(order, test, Size::Small).with_command(&format!(
+        "cargo test -p integration-tests --test hostile -- {test}"
+    ))
 }
 
 fn event(client: &str, payload: &str) -> String {
@@ -135,33 +143,56 @@ fn corpus(client: &str) -> Vec<Case> {
 
 #[tokio::test]
 async fn every_hostile_body_gets_its_typed_answer_and_only_the_valid_one_counts() {
+    let mut report = report(
+        6,
+        "every_hostile_body_gets_its_typed_answer_and_only_the_valid_one_counts",
+    );
     let api = Api::new();
     let client = unique_client("hostile");
-    for case in corpus(&client) {
-        let reply = api.post_raw("/events", case.body).await;
-
-        assert_eq!(
-            reply.status.as_u16(),
-            case.status,
-            "{}: {}",
-            case.name,
-            reply.body
-        );
+    let corpus = corpus(&client);
+    let mut answered = Vec::new();
+    for case in &corpus {
+        let reply = api.post_raw("/events", case.body.clone()).await;
         let code = reply.body["error"]["code"].as_str().unwrap_or("");
-        assert_eq!(code, case.code, "{}: {}", case.name, reply.body);
+        report.check(
+            reply.status.as_u16() == case.status && code == case.code,
+            || {
+                format!(
+                    "{}: expected {} {}, got {} {:.300}",
+                    case.name, case.status, case.code, reply.status, reply.body
+                )
+            },
+        );
+        answered.push(
+            format!("{} → {} {code}", case.name, reply.status.as_u16())
+                .trim_end()
+                .to_owned(),
+        );
     }
+    report.item(
+        "corpus",
+        format!(
+            "{} bodies to POST /events: {}",
+            corpus.len(),
+            answered.join("; ")
+        ),
+    );
     let totals = api
         .get(&format!("/aggregates?client_id={}", encode(&client)))
         .await;
-    assert_eq!(
-        totals.body["count"], 1,
-        "only the valid one counted: {}",
-        totals.body
+    report.check(totals.body["count"] == 1, || {
+        format!("only the valid one may count: {}", totals.body)
+    });
+    report.item(
+        "counted",
+        format!("{} (the one valid event)", totals.body["count"]),
     );
+    report.finish();
 }
 
 #[tokio::test]
 async fn one_event_500_times_in_a_batch_counts_once() {
+    let mut report = report(7, "one_event_500_times_in_a_batch_counts_once");
     let api = Api::new();
     let client = unique_client("copies");
     let one =
@@ -174,19 +205,41 @@ async fn one_event_500_times_in_a_batch_counts_once() {
 
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let processed = reply.body["processed"].as_u64().unwrap();
-    assert!(processed <= 1, "{}", reply.body);
-    assert_eq!(processed + reply.body["duplicates"].as_u64().unwrap(), 500);
+    let duplicates = reply.body["duplicates"].as_u64().unwrap();
+    report.check(processed <= 1 && processed + duplicates == 500, || {
+        format!("500 copies: {processed} processed, {duplicates} duplicates")
+    });
     let totals = api
         .get(&format!("/aggregates?client_id={}", encode(&client)))
         .await;
-    assert_eq!(totals.body["count"], 1);
-    assert_eq!(totals.body["total_amount"], "1.5");
+    report.check(
+        totals.body["count"] == 1 && totals.body["total_amount"] == "1.5",
+        || format!("counted more than once: {}", totals.body),
+    );
+    report.item(
+        "load",
+        format!(
+            "one batch of 500 copies of one event: {processed} processed, {duplicates} duplicates"
+        ),
+    );
+    report.item(
+        "counted",
+        format!(
+            "count {}, total {}",
+            totals.body["count"], totals.body["total_amount"]
+        ),
+    );
+    report.finish();
 }
 
 #[tokio::test]
 async fn unicode_forms_of_a_metric_are_different_metrics_not_errors() {
     // No Unicode normalization is applied: "café" (NFC) and "cafe\u{301}" (NFD) are two
     // metrics, two events, each counted once (documented in docs/contract.md).
+    let mut report = report(
+        8,
+        "unicode_forms_of_a_metric_are_different_metrics_not_errors",
+    );
     let api = Api::new();
     let client = unique_client("unicode");
     let mut hashes = Vec::new();
@@ -194,18 +247,29 @@ async fn unicode_forms_of_a_metric_are_different_metrics_not_errors() {
         let event =
             json!({"client_id": client, "payload": {"metric": metric, "timestamp": 1_795_161_600}});
         let reply = api.post("/events", &event).await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        report.check(reply.status == StatusCode::CREATED, || {
+            format!("{metric:?}: {} {}", reply.status, reply.body)
+        });
         hashes.push(reply.body["event_hash"].clone());
     }
-    assert_ne!(hashes[0], hashes[1]);
+    report.check(hashes[0] != hashes[1], || {
+        format!("NFC and NFD gave one hash: {}", hashes[0])
+    });
+    report.item(
+        "load",
+        "the metric \"café\" sent in NFC and in NFD: two events, both 201, two hashes",
+    );
+    report.finish();
 }
 
 #[tokio::test]
 async fn hostile_queries_and_methods_get_4xx() {
+    let mut report = report(9, "hostile_queries_and_methods_get_4xx");
     let api = Api::new();
     // API Gateway takes query strings up to 10 KB; 8 KB values stay under every limit before
     // the function.
     let long = "a".repeat(8 * 1024);
+    let mut answered = Vec::new();
     for (path, status, code) in [
         (
             format!("/aggregates?client_id={long}"),
@@ -239,17 +303,25 @@ async fn hostile_queries_and_methods_get_4xx() {
         ),
     ] {
         let reply = api.get(&path).await;
-        assert_eq!(
-            reply.status.as_u16(),
-            status,
-            "{:.80}: {}",
-            path,
-            reply.body
+        let shown = path.replace(&long, "<8 KB>");
+        report.check(
+            reply.status.as_u16() == status && reply.body["error"]["code"] == code,
+            || {
+                format!(
+                    "GET {shown}: expected {status} {code}, got {} {}",
+                    reply.status, reply.body
+                )
+            },
         );
-        assert_eq!(reply.body["error"]["code"], code, "{:.80}", path);
+        answered.push(format!("GET {shown} → {}", reply.status.as_u16()));
     }
     // An unknown method never reaches a function: the local emulator answers 404 (API
     // Gateway answers 403); either way a 4xx and nothing is written.
     let status = api.status_of(reqwest::Method::DELETE, "/events").await;
-    assert!(status.is_client_error(), "DELETE /events: {status}");
+    report.check(status.is_client_error(), || {
+        format!("DELETE /events: {status}")
+    });
+    answered.push(format!("DELETE /events → {}", status.as_u16()));
+    report.item("requests", answered.join("; "));
+    report.finish();
 }
