@@ -4,15 +4,37 @@
 use std::convert::Infallible;
 use std::future::Future;
 
-use event_store::DynamoStore;
+use event_store::{DynamoStore, StoreConfig};
 use lambda_http::{service_fn, Body, Request, Response};
 
 use crate::telemetry::init_tracing;
 use crate::{App, Config};
 
+/// How many DynamoDB requests one invocation of a function sends at once, so that its cold
+/// start opens that many connections and its first invocation opens none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fanout {
+    /// One request at a time (ingest: key reads, then one transaction).
+    One,
+    /// One query per event shard at once (listings).
+    EventShards,
+    /// One query per aggregate shard at once (aggregates over whole hours).
+    AggregateShards,
+}
+
+impl Fanout {
+    pub fn connections(self, store: &StoreConfig) -> u32 {
+        match self {
+            Fanout::One => 1,
+            Fanout::EventShards => store.event_shards,
+            Fanout::AggregateShards => store.aggregate_shards,
+        }
+    }
+}
+
 /// The whole `main` of a function: JSON logs, `Config` from the environment, the store with
-/// its connection open, then every invocation answered by `handle`.
-pub async fn run_function<F, Fut>(handle: F) -> Result<(), lambda_http::Error>
+/// as many connections open as `fanout` says, then every invocation answered by `handle`.
+pub async fn run_function<F, Fut>(handle: F, fanout: Fanout) -> Result<(), lambda_http::Error>
 where
     F: Fn(Request, &'static App<DynamoStore>) -> Fut,
     Fut: Future<Output = Response<Body>> + Send,
@@ -28,7 +50,7 @@ where
             config.store.tenant
         );
     }
-    let store = connect_store(&config).await;
+    let store = connect_store(&config, fanout).await;
     // One app for the life of the process; leaking it lets each invocation borrow it.
     let app: &'static App<DynamoStore> = Box::leak(Box::new(App::new(store, config)));
     lambda_http::run(service_fn(move |req: Request| {
@@ -39,14 +61,14 @@ where
 }
 
 /// A `DynamoStore` over a client from the standard provider chain (region, credentials,
-/// and `AWS_ENDPOINT_URL` when set, which points it at LocalStack locally), with its
-/// connection already open: the cold start pays for DNS/TCP/TLS, not the first request.
-pub async fn connect_store(config: &Config) -> DynamoStore {
+/// and `AWS_ENDPOINT_URL` when set, which points it at LocalStack locally), with `fanout`'s
+/// connections already open: the cold start pays for DNS/TCP/TLS, not the first request.
+pub async fn connect_store(config: &Config, fanout: Fanout) -> DynamoStore {
     let sdk_config = aws_config::load_from_env().await;
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk_config),
         config.store.clone(),
     );
-    store.warm_up().await;
+    store.warm_up(fanout.connections(&config.store)).await;
     store
 }

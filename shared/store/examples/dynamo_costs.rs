@@ -361,7 +361,7 @@ async fn setup() -> Bench {
         .expect("TABLE_NAME etc.: source .local/stack.env")
         .with_tenant(format!("bench-{run}"));
     let store = DynamoStore::new(client.clone(), config.clone());
-    store.warm_up().await;
+    store.warm_up(1).await;
     println!(
         "endpoint {endpoint:?}, table {}, run {run}",
         config.table_name

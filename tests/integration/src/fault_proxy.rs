@@ -202,6 +202,8 @@ impl FaultPlan {
 /// What the proxy saw and did.
 #[derive(Debug, Clone, Default)]
 pub struct ProxyStats {
+    /// Connections the callers opened to the proxy.
+    pub connections: u64,
     /// Function processes killed by a crash fault (their pid found from the connection).
     pub kills: u64,
     /// Crash faults whose calling process could not be found (then only the connection is
@@ -344,6 +346,7 @@ impl FaultProxy {
                             let Ok((stream, _)) = listener.accept().await else {
                                 continue;
                             };
+                            state.stats().connections += 1;
                             tokio::spawn(serve_connection(state.clone(), stream));
                         }
                     };

@@ -344,11 +344,47 @@ async fn transaction_conflicts_are_retried_not_lost() {
     assert_eq!(hour, totals);
 }
 
+/// GIVEN a store whose DynamoDB calls pass through a proxy that counts connections, WHEN it
+/// warms up for the shard fan-out THEN it has opened one connection per shard, and a listing
+/// that queries every shard at once opens no new one (the cold start paid for them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn warm_up_reads_nothing_and_does_not_fail() {
-    let store = store("warm").await;
-    store.warm_up().await;
-    assert_eq!(store.stats().requests, 1);
+async fn warm_up_opens_one_connection_per_shard_for_the_first_fan_out() {
+    use event_store::ProcessedQuery;
+    use integration_tests::fault_proxy::{FaultPlan, FaultProxy};
+
+    let endpoint = integration_tests::stack_setting("AWS_ENDPOINT_URL").expect("endpoint");
+    let proxy = FaultProxy::start(&endpoint, FaultPlan::none());
+    let conf = dynamo_client()
+        .await
+        .config()
+        .to_builder()
+        .endpoint_url(proxy.endpoint())
+        .build();
+    let config = config("warm");
+    let shards = config.event_shards;
+    assert!(shards > 1, "the test needs a fan-out");
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), config);
+
+    store.warm_up(shards).await;
+    assert_eq!(store.stats().requests, u64::from(shards));
+    assert_eq!(proxy.stats().connections, u64::from(shards));
+
+    let page = store
+        .list_processed(&ProcessedQuery {
+            client_id: Some(client("warm")),
+            from: None,
+            to: None,
+            limit: 10,
+            cursor: None,
+        })
+        .await
+        .expect("an empty listing");
+    assert!(page.items.is_empty());
+    assert_eq!(
+        proxy.stats().connections,
+        u64::from(shards),
+        "the first listing opened connections of its own"
+    );
 }
 
 /// GIVEN a rejected, a failed and a processed event THEN only the rejected record, and the

@@ -107,21 +107,26 @@ impl DynamoStore {
         &self.client
     }
 
-    /// One cheap GetItem on a key that never exists, so the cold start pays for DNS, TCP and
-    /// TLS instead of the first request. Failures are only logged: the first real request
-    /// will report them properly.
-    pub async fn warm_up(&self) {
-        let result = self
-            .client
-            .get_item()
-            .table_name(&self.config.table_name)
-            .key("pk", items::s(WARM_UP_PK))
-            .key("sk", items::s("-"))
-            .send()
-            .await;
-        self.count_request();
-        if let Err(err) = result {
-            tracing::warn!(error = %retry::describe(&err), "DynamoDB warm-up failed");
+    /// `connections` cheap GetItems at once on a key that never exists, so that the cold start
+    /// opens that many pooled connections (DNS, TCP, TLS) instead of the first request that
+    /// fans out over the shards. Failures are only logged: the first real request will report
+    /// them properly.
+    pub async fn warm_up(&self, connections: u32) {
+        let reads = (0..connections.max(1)).map(|_| {
+            self.count_request();
+            self.client
+                .get_item()
+                .table_name(&self.config.table_name)
+                .key("pk", items::s(WARM_UP_PK))
+                .key("sk", items::s("-"))
+                .send()
+        });
+        for result in futures::future::join_all(reads).await {
+            if let Err(err) = result {
+                tracing::warn!(error = %retry::describe(&err), "DynamoDB warm-up failed");
+                // one line is enough: the others failed alike
+                break;
+            }
         }
     }
 
