@@ -107,6 +107,7 @@ def wait_for_functions(record, deadline):
     """Until every function answers a request itself (a status below 500 that is not the
     router's 404): the first request of each compiles it."""
     url = base_url(record["port"])
+    log_start = LOG.stat().st_size if LOG.exists() else 0
     for method, path in PROBES:
         while True:
             if DAEMON.process(record) is None:
@@ -114,9 +115,24 @@ def wait_for_functions(record, deadline):
             code = http_status(method, url + path, timeout=max(1.0, deadline.left()))
             if code is not None and code < 500 and code != 404:
                 break
+            compile_error(log_start)
             if deadline.passed():
                 raise Fail(f"{method} {path} not answered (last status {code}); see {LOG}")
             time.sleep(0.2)
+
+
+def compile_error(log_start):
+    """Fails with the compiler's first error when a function did not compile since `log_start`
+    (the watcher would answer 5xx to every probe until the deadline)."""
+    with LOG.open("rb") as f:
+        f.seek(log_start)
+        text = f.read().decode("utf-8", "replace")
+    if "error: could not compile" not in text:
+        return
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("error"))
+    excerpt = "\n".join(lines[first:first + 20])
+    raise Fail(f"a function does not compile:\n{excerpt}\n(the whole log: {LOG})")
 
 
 def ensure_running(reload, started):
