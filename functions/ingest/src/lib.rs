@@ -7,7 +7,9 @@ mod retry;
 mod single;
 
 use event_core::{parse_body, Body as EventsBody};
-use event_http::{body_bytes, resolve, serve, ApiError, App, ErrorCode, Reply, RequestMeta, Route};
+use event_http::{
+    body_bytes, resolve, serve, ApiError, App, ErrorCode, EventStatus, Reply, RequestMeta, Route,
+};
 use event_store::Store;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
@@ -58,6 +60,9 @@ async fn route<S: Store>(req: Request, meta: RequestMeta, app: &App<S>) -> Resul
         Ok(reply) => reply,
         Err(_) => {
             tracing::warn!("request deadline passed before an answer; answered unavailable");
+            // One event (a single POST or a retry): a batch answers by its own backstop at
+            // the same instant, item by item, and is counted there.
+            event_http::metrics::count_event(EventStatus::Unavailable);
             Err(ErrorCode::StorageUnavailable.into())
         }
     }

@@ -158,6 +158,22 @@ async fn a_commit_that_fails_is_counted_failed_and_one_that_cannot_be_kept_unava
 }
 
 #[tokio::test]
+async fn an_event_answered_by_the_deadline_backstop_counts_events_unavailable() {
+    // a store that would keep the request 30 s, deadline or not
+    let app = event_http::App::new(
+        common::slow_store::SlowStore::new(std::time::Duration::from_secs(30)),
+        config_with_deadline(std::time::Duration::from_millis(200), 16),
+    )
+    .with_clock(fixed_now);
+
+    let (answer, lines) = emf_lines(FUNCTION, call(&app, post(EVENT))).await;
+
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_emf(&lines[0], &[("events_unavailable", 1), ("http_5xx", 1)]);
+}
+
+#[tokio::test]
 async fn a_batch_on_a_store_that_is_down_counts_every_item_unavailable() {
     let app = event_http::App::new(FailingStore::unavailable(), event_http::Config::default())
         .with_clock(fixed_now);
