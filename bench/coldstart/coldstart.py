@@ -23,6 +23,11 @@ API address, function name, memory size, region, static credentials, `TABLE_NAME
 and `AWS_ENDPOINT_URL` pointing at the fake DynamoDB served here (GetItem, PutItem,
 UpdateItem, TransactWriteItems and Query answered with minimal valid JSON; no LocalStack).
 
+With `--tls` the fake DynamoDB speaks HTTPS, as the real endpoint does, with a throwaway
+self-signed certificate (made by the `openssl` command) that the binaries trust through
+`SSL_CERT_FILE`: every new connection then costs a TLS handshake, which is what the warm-up in
+init is for, and the run proves the functions' TLS stack works.
+
 Usage: bench/coldstart/coldstart.py [--runs 20] [--bin-dir target/release] [--json out.json]
 """
 
@@ -33,6 +38,7 @@ import json
 import os
 import queue
 import shlex
+import ssl
 import shutil
 import signal
 import statistics
@@ -219,8 +225,38 @@ class Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-def serve(handler, **attributes) -> Server:
-    server = Server(("127.0.0.1", 0), handler)
+class TlsServer(Server):
+    """HTTPS: the handshake runs in the connection's own thread, on its first read."""
+
+    tls: ssl.SSLContext
+
+    def get_request(self):
+        sock, address = super().get_request()
+        return self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+
+
+def self_signed_tls(workdir: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context for 127.0.0.1 (a leaf certificate signed by a throwaway CA, since
+    webpki refuses a CA certificate as the server's own) and the CA file to trust."""
+    ca, ca_key = workdir / "ca.pem", workdir / "ca-key.pem"
+    cert, key, csr, ext = (workdir / n for n in ("cert.pem", "key.pem", "cert.csr", "cert.ext"))
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    for command in (
+        ["req", "-x509", *ec, "-days", "1", "-subj", "/CN=coldstart bench CA", "-keyout", ca_key,
+         "-out", ca],
+        ["req", *ec, "-subj", "/CN=localhost", "-keyout", key, "-out", csr],
+        ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-days", "1",
+         "-extfile", ext, "-out", cert],
+    ):
+        subprocess.run(["openssl", *map(str, command)], check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context, ca
+
+
+def serve(handler, server_class=Server, **attributes) -> Server:
+    server = server_class(("127.0.0.1", 0), handler)
     for name, value in attributes.items():
         setattr(server, name, value)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -228,6 +264,14 @@ def serve(handler, **attributes) -> Server:
 
 
 # --- one cold start -----------------------------------------------------------------------
+
+
+@dataclass
+class Dynamo:
+    """Where the fake DynamoDB answers, and the certificate to trust for it (with --tls)."""
+
+    endpoint: str
+    cert: Path | None
 
 
 @dataclass
@@ -242,9 +286,10 @@ class BenchError(Exception):
     pass
 
 
-def lambda_env(name: str, runtime_port: int, dynamo_port: int, home: Path) -> dict[str, str]:
+def lambda_env(name: str, runtime_port: int, dynamo: Dynamo, home: Path) -> dict[str, str]:
     """What Lambda sets (the parts the functions read), plus the project's settings."""
-    return {
+    trust = {"SSL_CERT_FILE": str(dynamo.cert)} if dynamo.cert else {}
+    return trust | {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
@@ -263,7 +308,7 @@ def lambda_env(name: str, runtime_port: int, dynamo_port: int, home: Path) -> di
         "AWS_SESSION_TOKEN": "bench-session-token",
         # Lambda has no profile files: an empty home keeps the host's ~/.aws out.
         "HOME": str(home),
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{dynamo_port}",
+        "AWS_ENDPOINT_URL": dynamo.endpoint,
         "TABLE_NAME": "events",
         "AUTH": "off",
         "RUST_LOG": "info",
@@ -281,14 +326,14 @@ def cold_start(
     subject: Subject,
     binary: Path,
     event: bytes,
-    dynamo_port: int,
+    dynamo: Dynamo,
     invokes: int,
     log: Path,
     wrap: list[str],
 ) -> Sample:
     state = RunState()
     server = serve(RuntimeHandler, state=state)
-    env = lambda_env(subject.name, server.server_address[1], dynamo_port, log.parent / "home")
+    env = lambda_env(subject.name, server.server_address[1], dynamo, log.parent / "home")
     with open(log, "wb") as out:
         started = time.perf_counter_ns()
         process = subprocess.Popen([*wrap, str(binary)], env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -375,6 +420,7 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", help="a subset of binaries (the baseline always runs)")
     parser.add_argument("--json", type=Path, help="also write the medians and samples here")
     parser.add_argument("--label", default="", help="a name for this run in the output")
+    parser.add_argument("--tls", action="store_true", help="serve the fake DynamoDB over HTTPS")
     parser.add_argument(
         "--wrap",
         default="",
@@ -392,11 +438,17 @@ def main() -> int:
             return 2
     events = {s.name: json.dumps(json.loads(s.fixture.read_text())).encode() for s in subjects}
 
-    dynamo = serve(DynamoHandler, unknown=[])
     samples: dict[str, list[Sample]] = {s.name: [] for s in subjects}
     with tempfile.TemporaryDirectory(prefix="coldstart-") as tmp:
         workdir = Path(tmp)
         (workdir / "home").mkdir()
+        if args.tls:
+            context, cert = self_signed_tls(workdir)
+            dynamo = serve(DynamoHandler, TlsServer, unknown=[], tls=context)
+            target = Dynamo(f"https://127.0.0.1:{dynamo.server_address[1]}", cert)
+        else:
+            dynamo = serve(DynamoHandler, unknown=[])
+            target = Dynamo(f"http://127.0.0.1:{dynamo.server_address[1]}", None)
         try:
             for _ in range(args.runs):
                 for subject in subjects:
@@ -405,7 +457,7 @@ def main() -> int:
                             subject,
                             args.bin_dir / subject.name,
                             events[subject.name],
-                            dynamo.server_address[1],
+                            target,
                             args.invokes,
                             workdir / f"{subject.name}.log",
                             shlex.split(args.wrap),
@@ -435,6 +487,7 @@ def main() -> int:
     dynamo.shutdown()
 
     title = f" {args.label}" if args.label else ""
+    title += " (DynamoDB over TLS)" if args.tls else ""
     print(
         f"cold start{title}: medians of {args.runs} runs x {args.invokes} invokes, "
         f"binaries from {args.bin_dir}; (xN.NN) = ratio to {BASELINE}"
