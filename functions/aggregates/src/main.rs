@@ -8,5 +8,5 @@ use event_http::aws::Fanout;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    event_http::aws::run_function(aggregates::handle, Fanout::AggregateShards).await
+    event_http::aws::run_function(aggregates::handle, Fanout::Aggregates).await
 }

@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 
+use aws_smithy_http_client::tls;
 use event_store::{DynamoStore, StoreConfig};
 use lambda_http::{service_fn, Body, Request, Response};
 
@@ -18,8 +19,9 @@ pub enum Fanout {
     One,
     /// One query per event shard at once (listings).
     EventShards,
-    /// One query per aggregate shard at once (aggregates over whole hours).
-    AggregateShards,
+    /// Aggregates: one query per aggregate shard for the range's whole hours, and one per event
+    /// shard for each of the (up to two) partial hours at its edges, all at once.
+    Aggregates,
 }
 
 impl Fanout {
@@ -27,7 +29,7 @@ impl Fanout {
         match self {
             Fanout::One => 1,
             Fanout::EventShards => store.event_shards,
-            Fanout::AggregateShards => store.aggregate_shards,
+            Fanout::Aggregates => store.aggregate_shards + 2 * store.event_shards,
         }
     }
 }
@@ -64,7 +66,17 @@ where
 /// and `AWS_ENDPOINT_URL` when set, which points it at LocalStack locally), with `fanout`'s
 /// connections already open: the cold start pays for DNS/TCP/TLS, not the first request.
 pub async fn connect_store(config: &Config, fanout: Fanout) -> DynamoStore {
-    let sdk_config = aws_config::load_from_env().await;
+    // rustls over ring rather than the SDK's default aws-lc: the same TLS 1.3 to DynamoDB, in
+    // ~1 MB less binary (BENCHMARKS.md, "TLS provider").
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https)
+        .load()
+        .await;
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk_config),
         config.store.clone(),
