@@ -37,7 +37,7 @@ bench-dynamo:  ## DynamoStore's writes vs bare SDK calls on LocalStack, as ratio
 	cargo build --release -p event-store --example dynamo_costs
 	scripts/with-stack.sh cargo run -q --release -p event-store --example dynamo_costs -- $(BENCH_EVENTS) $(BENCH_ROUNDS)
 
-COLDSTART_ARGS ?=
+COLDSTART_ARGS ?= --tls
 coldstart:   ## init time, invoke latency, RSS and (zipped) size of the release functions vs a hello-world baseline
 	@# two builds: in one, Cargo would unify the baseline's SDK client features into the functions
 	cargo build --release -p ingest -p listing -p aggregates -p dashboard

@@ -28,7 +28,7 @@ self-signed certificate (made by the `openssl` command) that the binaries trust 
 `SSL_CERT_FILE`: every new connection then costs a TLS handshake, which is what the warm-up in
 init is for, and the run proves the functions' TLS stack works.
 
-Usage: bench/coldstart/coldstart.py [--runs 20] [--bin-dir target/release] [--json out.json]
+Usage: bench/coldstart/coldstart.py [--tls] [--runs 20] [--bin-dir target/release] [--json out.json]
 """
 
 from __future__ import annotations
