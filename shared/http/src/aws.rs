@@ -4,6 +4,8 @@
 use std::convert::Infallible;
 use std::future::Future;
 
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
 use aws_smithy_http_client::tls;
 use event_store::{DynamoStore, StoreConfig};
 use lambda_http::{service_fn, Body, Request, Response};
@@ -52,7 +54,7 @@ where
             config.store.tenant
         );
     }
-    let store = connect_store(&config, fanout).await;
+    let store = connect_store(&config, fanout).await?;
     // One app for the life of the process; leaking it lets each invocation borrow it.
     let app: &'static App<DynamoStore> = Box::leak(Box::new(App::new(store, config)));
     lambda_http::run(service_fn(move |req: Request| {
@@ -62,10 +64,35 @@ where
     .await
 }
 
-/// A `DynamoStore` over a client from the standard provider chain (region, credentials,
-/// and `AWS_ENDPOINT_URL` when set, which points it at LocalStack locally), with `fanout`'s
-/// connections already open: the cold start pays for DNS/TCP/TLS, not the first request.
-pub async fn connect_store(config: &Config, fanout: Fanout) -> DynamoStore {
+/// A `DynamoStore` over a client configured from the environment Lambda sets (see
+/// `dynamodb_config`), with `fanout`'s connections already open: the cold start pays for
+/// DNS/TCP/TLS, not the first request.
+pub async fn connect_store(
+    config: &Config,
+    fanout: Fanout,
+) -> Result<DynamoStore, lambda_http::Error> {
+    let sdk = dynamodb_config(|name| std::env::var(name).ok())?;
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::from_conf(sdk),
+        config.store.clone(),
+    );
+    store.warm_up(fanout.connections(&config.store)).await;
+    Ok(store)
+}
+
+/// The DynamoDB client's configuration from what Lambda puts in a function's environment:
+/// the region (`AWS_REGION`), the execution role's credentials (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) and, locally, the endpoint
+/// (`AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`). Not aws-config's default chain: its
+/// profile files, web identity (STS), container and instance-metadata providers are code a
+/// Lambda never runs (~0.5 MB of each binary, BENCHMARKS.md "Cold start, part 2").
+pub fn dynamodb_config(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<aws_sdk_dynamodb::Config, String> {
+    let get = |name: &str| get(name).filter(|value| !value.is_empty());
+    let region = get("AWS_REGION")
+        .or_else(|| get("AWS_DEFAULT_REGION"))
+        .ok_or("AWS_REGION is not set: the region of the DynamoDB table")?;
     // rustls over ring rather than the SDK's default aws-lc: the same TLS to DynamoDB in
     // 0.74 MB less binary, and a first handshake ~30 ms sooner (BENCHMARKS.md, "Cold start,
     // part 2").
@@ -74,14 +101,69 @@ pub async fn connect_store(config: &Config, fanout: Fanout) -> DynamoStore {
             tls::rustls_provider::CryptoMode::Ring,
         ))
         .build_https();
-    let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(https)
-        .load()
-        .await;
-    let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk_config),
-        config.store.clone(),
-    );
-    store.warm_up(fanout.connections(&config.store)).await;
-    store
+    let mut sdk = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(EnvironmentVariableCredentialsProvider::new())
+        .http_client(https);
+    if let Some(endpoint) = endpoint_url(get) {
+        sdk = sdk.endpoint_url(endpoint);
+    }
+    Ok(sdk.build())
+}
+
+/// `AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL` (none: DynamoDB's own for the region).
+fn endpoint_url(get: impl Fn(&str) -> Option<String>) -> Option<String> {
+    get("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| get("AWS_ENDPOINT_URL"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{dynamodb_config, endpoint_url};
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn the_region_comes_from_aws_region_then_aws_default_region() {
+        let config = dynamodb_config(lookup(&[("AWS_REGION", "eu-west-1")])).unwrap();
+        assert_eq!(config.region().unwrap().as_ref(), "eu-west-1");
+        let config = dynamodb_config(lookup(&[
+            ("AWS_REGION", ""),
+            ("AWS_DEFAULT_REGION", "us-east-2"),
+        ]))
+        .unwrap();
+        assert_eq!(config.region().unwrap().as_ref(), "us-east-2");
+    }
+
+    #[test]
+    fn without_a_region_the_cold_start_fails_with_a_sentence() {
+        let err = dynamodb_config(lookup(&[])).unwrap_err();
+        assert!(err.contains("AWS_REGION"), "{err}");
+    }
+
+    #[test]
+    fn the_dynamodb_endpoint_wins_over_the_general_one_and_none_is_aws() {
+        let both = lookup(&[
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000"),
+        ]);
+        assert_eq!(endpoint_url(both).as_deref(), Some("http://127.0.0.1:8000"));
+        let general = lookup(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")]);
+        assert_eq!(
+            endpoint_url(general).as_deref(),
+            Some("http://127.0.0.1:4566")
+        );
+        assert_eq!(endpoint_url(lookup(&[])), None);
+    }
 }
