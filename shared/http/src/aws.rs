@@ -85,7 +85,7 @@ pub async fn connect_store(
 /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) and, locally, the endpoint
 /// (`AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`). Not aws-config's default chain: its
 /// profile files, web identity (STS), container and instance-metadata providers are code a
-/// Lambda never runs (~0.5 MB of each binary, BENCHMARKS.md "Cold start, part 2").
+/// Lambda never runs (~0.9 MB of each binary, BENCHMARKS.md "Cold start, part 2").
 pub fn dynamodb_config(
     get: impl Fn(&str) -> Option<String>,
 ) -> Result<aws_sdk_dynamodb::Config, String> {
