@@ -23,8 +23,8 @@ API address, function name, memory size, region, static credentials, `TABLE_NAME
 and `AWS_ENDPOINT_URL` pointing at the fake DynamoDB served here (GetItem, PutItem,
 UpdateItem, TransactWriteItems and Query answered with minimal valid JSON; no LocalStack).
 
-With `--tls` the fake DynamoDB speaks HTTPS, as the real endpoint does, with a throwaway
-self-signed certificate (made by the `openssl` command) that the binaries trust through
+With `--tls` the fake DynamoDB speaks HTTPS, as the real endpoint does, with a certificate from
+a throwaway CA (made by the `openssl` command) that the binaries trust through
 `SSL_CERT_FILE`: every new connection then costs a TLS handshake, which is what the warm-up in
 init is for, and the run proves the functions' TLS stack works.
 
