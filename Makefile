@@ -1,7 +1,7 @@
 # The two commands of the README are `make dev` and `make test`; the rest are their parts.
 # The local stack is driven by scripts/stack.sh (code: scripts/devstack/, see its __init__.py).
 .PHONY: dev test check itest lint unit stack-test bench bench-dynamo coldstart sam-build up down status tools \
-        rust-targets wasm-pkg js contract browser key soak shards fuzz
+        rust-targets wasm-pkg js contract browser key reliability soak shards fuzz
 
 dev: rust-targets wasm-pkg    ## run the whole service locally, rebuilding on code changes; Ctrl-C stops it
 	scripts/stack.sh run
@@ -77,11 +77,15 @@ key:         ## a new API key for TENANT owning CLIENTS ('acme-*,beta'), against
 	@test -f .local/stack.env || { echo "no local stack: start one with make up (or make dev)"; exit 2; }
 	@set -a && . .local/stack.env && set +a && cargo run -q -p admin -- key create --tenant "$(TENANT)" --clients "$(CLIENTS)" --label make-key
 
-soak: wasm-pkg  ## the reliability tests at full size (load with duplicates, storage faults, hot client, crashes)
-	SOAK=1 scripts/with-stack.sh cargo test -p integration-tests --test reliability -- --test-threads=1 --nocapture
+reliability: wasm-pkg  ## the reliability and hostile-input tests at small size, recorded in RELIABILITY.md
+	REPORT=1 scripts/with-stack.sh bash -c 'cargo test -p integration-tests --test reliability -- --test-threads=1 && \
+	  cargo test -p integration-tests --test hostile'
+
+soak: wasm-pkg  ## the reliability tests at full size (load with duplicates, storage faults, hot client, crashes), recorded in RELIABILITY.md
+	REPORT=1 SOAK=1 scripts/with-stack.sh cargo test -p integration-tests --test reliability -- --test-threads=1 --nocapture
 
 shards: wasm-pkg  ## the hot-client test at AGGREGATE_SHARDS 1, 4 and 16, conflicts as DynamoDB makes them (RELIABILITY.md)
-	scripts/with-stack.sh bash -c 'for n in 1 4 16; do HOT_AGGREGATE_SHARDS=$$n cargo test -p integration-tests \
+	REPORT=1 scripts/with-stack.sh bash -c 'for n in 1 4 16; do HOT_AGGREGATE_SHARDS=$$n cargo test -p integration-tests \
 	  --test reliability -- --test-threads=1 hot_client || exit 1; done'
 
 FUZZ_SECONDS ?= 600
@@ -90,7 +94,7 @@ fuzz:        ## the event-core fuzz target for FUZZ_SECONDS (cargo-fuzz; stable 
 	@mkdir -p target
 	(cd shared/core/fuzz && RUSTC_BOOTSTRAP=1 ../../../.local/tools/bin/cargo-fuzz run parse_body -- \
 	  -max_total_time=$(FUZZ_SECONDS); echo $$? > ../../../target/fuzz.status) 2>&1 | tee target/fuzz.log
-	cargo run -q -p integration-tests --example record_fuzz -- target/fuzz.log $$(cat target/fuzz.status) $(FUZZ_SECONDS)
+	REPORT=1 cargo run -q -p integration-tests --example record_fuzz -- target/fuzz.log $$(cat target/fuzz.status) $(FUZZ_SECONDS)
 
 # rust-toolchain.toml lists the wasm32 and aarch64 targets, but rustup adds them only when it
 # installs the toolchain, not to one that is already installed: add them (quick when present).

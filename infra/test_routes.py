@@ -270,6 +270,9 @@ def test_function_settings():
     assert env["EVENT_SHARDS"] == {"Ref": "EventShards"}
     assert env["AGGREGATE_SHARDS"] == {"Ref": "AggregateShards"}
     assert env["ALLOW_SIMULATED_FAILURE"] == {"Ref": "AllowSimulatedFailure"}
+    # a deployment that takes the defaults refuses simulateFailure (the code's default too)
+    assert T["Parameters"]["AllowSimulatedFailure"]["Default"] == "false", \
+        "AllowSimulatedFailure must default to false"
     assert env["RUST_LOG"] == {"Ref": "LogLevel"}
     # API keys are on in every deployment; only a local experiment may turn them off
     assert env["AUTH"] == "on", "AUTH must be on in the template"

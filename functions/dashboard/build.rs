@@ -12,7 +12,7 @@
 //! is hashed, so a change anywhere changes every name that leads to it and a long immutable
 //! cache is always safe. Files are processed leaves first; a reference cycle is an error.
 //!
-//! Writes `assets.rs` (the table `src/assets.rs` includes) and the processed files to OUT_DIR.
+//! Writes `assets.rs` (the table `src/lib.rs` includes) and the processed files to OUT_DIR.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -82,7 +82,7 @@ async function watch(target) {
   });
 }
 
-async function openPage(options = {}) {
+async function openPage(options = {}, { useKey = true } = {}) {
   const newContext = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
   const newPage = await newContext.newPage();
   newPage.setDefaultTimeout(TIMEOUT);
@@ -92,7 +92,7 @@ async function openPage(options = {}) {
   await newPage.waitForSelector("html[data-wasm=ready]");
   // this test's client everywhere (its key's tenant owns browser-* only), then the key
   for (const selector of ["#e-client_id", "#a-client_id"]) await newPage.fill(selector, client);
-  if (API_KEY) {
+  if (API_KEY && useKey) {
     await newPage.fill("#api-key", API_KEY);
     await newPage.click("#key-form button[type=submit]");
     await newPage.waitForSelector("#key-status");
@@ -382,6 +382,28 @@ describe("dashboard", () => {
     } finally {
       page = previous;
       await phone.context.close();
+    }
+  });
+
+  it("sends with a key pasted in the field, without pressing Use key", { skip: !API_KEY && "keys are off" }, async () => {
+    const fresh = await openPage({}, { useKey: false });
+    const previous = page;
+    page = fresh.page;
+    try {
+      // a person pastes the key and presses Send at once
+      await page.fill("#api-key", API_KEY);
+      // three days back: outside the aggregate range the other steps count in
+      await compose({ amount: "1", timestamp: minutesAgo(3 * 24 * 60) });
+      await send();
+      assert.equal(await text("#send-status"), "201");
+      assert.match(await text("#send-headline"), /Processed/);
+      // Show uses it too
+      await type("#e-client_id", client);
+      await page.click("#events-filter button[type=submit]");
+      await page.waitForSelector("#processed-panel tr[data-hash]");
+    } finally {
+      page = previous;
+      await fresh.context.close();
     }
   });
 });

@@ -1,6 +1,7 @@
 // Calls to the service: same origin, relative to where this module is served from
 // (`{base}/assets/api.<hash>.js` -> `{base}/`), so the page works behind an API Gateway stage
-// (`/v1/`) and locally (`/`) alike. Every call carries the API key of this tab, if any.
+// (`/v1/`) and locally (`/`) alike. Every call carries the API key in the key field, else the
+// one stored for this tab, if any.
 
 const BASE = new URL("../", import.meta.url);
 const KEY_STORAGE = "event-ingest.api-key";
@@ -27,6 +28,14 @@ export function setApiKey(key) {
 
 let memoryKey = "";
 
+/** Reads the page's key field: a key typed or pasted there is used by the next call. */
+let typedKey = () => "";
+
+/** Where the page's key field is read (`() => field.value.trim()`). */
+export function useTypedKey(read) {
+  typedKey = read;
+}
+
 /** The URL of `path` (no leading slash) with `query` (empty values left out). */
 export function url(path, query = {}) {
   const target = new URL(path, BASE);
@@ -45,7 +54,9 @@ export function url(path, query = {}) {
  */
 export async function call(method, path, { query, body } = {}) {
   const headers = { accept: "application/json" };
-  const key = apiKey() || memoryKey;
+  // what is in the field now wins over what "Use key" stored: a key pasted and sent at once
+  // must not be answered 401 while it is visible in the field
+  const key = typedKey() || apiKey() || memoryKey;
   if (key) headers["x-api-key"] = key;
   if (body !== undefined) headers["content-type"] = "application/json";
   let response;

@@ -2,7 +2,7 @@
 // sending, processed and failed events (view, retry), aggregates with an hourly chart.
 
 import init, { normalize } from "./event_core.js";
-import { apiKey, call, setApiKey } from "./api.js";
+import { apiKey, call, setApiKey, useTypedKey } from "./api.js";
 import { renderHourly } from "./chart.js";
 import { Composer } from "./compose.js";
 import { fill, h, pretty, prettyRaw, shortTime } from "./dom.js";
@@ -36,6 +36,9 @@ async function loadWasm() {
 }
 
 // ------------------------------------------------------------------ API key
+// Send, Show and Retry use the key in the field as it is; "Use key" also stores it.
+useTypedKey(() => $("api-key").value.trim());
+
 function showKeyStatus() {
   $("key-status").textContent = apiKey()
     ? "A key is stored for this tab only (sessionStorage) and sent as x-api-key."

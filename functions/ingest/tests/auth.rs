@@ -132,7 +132,7 @@ async fn given_unknown_revoked_or_expired_keys_when_posting_then_each_reads_the_
             cache_ttl: Duration::ZERO,
             ..AuthConfig::default()
         },
-        ..Config::default()
+        ..test_config()
     });
     let revoked = add_tenant(&app.store, "acme", "acme-*");
     app.store
@@ -171,7 +171,7 @@ async fn given_a_key_revoked_while_cached_when_the_cache_time_passes_then_it_is_
             cache_ttl: Duration::from_millis(200),
             ..AuthConfig::default()
         },
-        ..Config::default()
+        ..test_config()
     });
     let key = add_tenant(&app.store, "acme", "acme-*");
     assert_eq!(
@@ -300,7 +300,7 @@ async fn given_auth_off_when_posting_without_a_key_then_the_configured_tenant_is
                 enabled: false,
                 ..AuthConfig::default()
             },
-            ..Config::default()
+            ..test_config()
         },
     )
     .with_clock(fixed_now);

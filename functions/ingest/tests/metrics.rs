@@ -175,8 +175,11 @@ async fn an_event_answered_by_the_deadline_backstop_counts_events_unavailable() 
 
 #[tokio::test]
 async fn a_batch_on_a_store_that_is_down_counts_every_item_unavailable() {
-    let app = event_http::App::new(FailingStore::unavailable(), event_http::Config::default())
-        .with_clock(fixed_now);
+    let app = event_http::App::new(
+        FailingStore::unavailable(),
+        event_http::testing::test_config(),
+    )
+    .with_clock(fixed_now);
     let body = format!(
         r#"{{"events":[{},{}]}}"#,
         event_with_amount("1"),

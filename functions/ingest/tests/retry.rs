@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use common::*;
 use event_core::EventTimestamp;
-use event_http::{App, Config};
+use event_http::App;
 use event_store::{FailedStatus, MemoryStore};
 use lambda_http::http::StatusCode;
 
@@ -127,7 +127,7 @@ fn movable_now() -> EventTimestamp {
 #[tokio::test]
 async fn given_an_event_near_the_future_limit_when_retried_days_later_then_it_is_judged_at_its_receipt(
 ) {
-    let app = App::new(memory_store(), Config::default()).with_clock(movable_now);
+    let app = App::new(memory_store(), test_config()).with_clock(movable_now);
     // 23 h after "now": valid when received.
     let body = r#"{"client_id":"acme-prod","simulateFailure":true,"payload":{"amount":1,"timestamp":"2026-11-21T11:00:00Z"}}"#;
     let kept = call(&app, post(body)).await;

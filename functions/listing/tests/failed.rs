@@ -151,7 +151,10 @@ async fn given_bad_parameters_when_listed_then_400_with_their_codes() {
 
 #[tokio::test]
 async fn given_storage_unavailable_when_failed_events_are_read_then_503_with_retry_after() {
-    let app = App::new(FailingStore::unavailable(), event_http::Config::default());
+    let app = App::new(
+        FailingStore::unavailable(),
+        event_http::testing::test_config(),
+    );
     for path in [
         "/events/failed",
         "/events/failed/1795176000000000000-0-0123456789abcdef",

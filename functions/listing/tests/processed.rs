@@ -283,7 +283,10 @@ async fn given_a_cursor_of_another_query_when_listed_then_400_invalid_cursor() {
 
 #[tokio::test]
 async fn given_storage_unavailable_when_listed_then_503_with_retry_after_and_no_details() {
-    let app = App::new(FailingStore::unavailable(), event_http::Config::default());
+    let app = App::new(
+        FailingStore::unavailable(),
+        event_http::testing::test_config(),
+    );
 
     let answer = call(&app, get("/events/processed", "")).await;
 

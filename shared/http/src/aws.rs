@@ -85,7 +85,7 @@ pub async fn connect_store(
 /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) and, locally, the endpoint
 /// (`AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`). Not aws-config's default chain: its
 /// profile files, web identity (STS), container and instance-metadata providers are code a
-/// Lambda never runs (~0.9 MB of each binary, BENCHMARKS.md "Cold start, part 2").
+/// Lambda never runs (their size in each binary: BENCHMARKS.md, "Cold start, part 2").
 pub fn dynamodb_config(
     get: impl Fn(&str) -> Option<String>,
 ) -> Result<aws_sdk_dynamodb::Config, String> {
@@ -93,8 +93,8 @@ pub fn dynamodb_config(
     let region = get("AWS_REGION")
         .or_else(|| get("AWS_DEFAULT_REGION"))
         .ok_or("AWS_REGION is not set: the region of the DynamoDB table")?;
-    // rustls over ring rather than the SDK's default aws-lc: the same TLS to DynamoDB in
-    // 0.74 MB less binary, and a first handshake ~30 ms sooner (BENCHMARKS.md, "Cold start,
+    // rustls over ring rather than the SDK's default aws-lc: the same TLS to DynamoDB in a
+    // smaller binary with a sooner first handshake (measured in BENCHMARKS.md, "Cold start,
     // part 2").
     let https = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(

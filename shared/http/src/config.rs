@@ -13,8 +13,9 @@ pub struct Config {
     /// `TABLE_NAME` (required), `TENANT` (default `default`), `EVENT_SHARDS` and
     /// `AGGREGATE_SHARDS` (default 4): read by event-store, the one owner of those rules.
     pub store: StoreConfig,
-    /// `ALLOW_SIMULATED_FAILURE`: unset means true (local dev); the deployed template
-    /// sets false so nobody can fill the failed table on purpose in production.
+    /// `ALLOW_SIMULATED_FAILURE`: unset means false, so a deployment that forgets the
+    /// setting cannot be made to fill its failed records on purpose; the local stack and
+    /// test environments set it (the template's `AllowSimulatedFailure`, default false).
     pub allow_simulated_failure: bool,
     /// `REQUEST_DEADLINE_MS`, default 20000: every request answers within this (or within
     /// the Lambda invocation's own deadline less a second, when that comes first), whatever
@@ -41,11 +42,12 @@ pub enum ConfigError {
 }
 
 impl Default for Config {
-    /// The local-dev defaults (what `from_env` gives when only `TABLE_NAME=events` is set).
+    /// What `from_env` gives when only `TABLE_NAME=events` is set: every default is the safe
+    /// one for production (auth on, `simulateFailure` refused).
     fn default() -> Self {
         Config {
             store: StoreConfig::new("events"),
-            allow_simulated_failure: true,
+            allow_simulated_failure: false,
             request_deadline: Duration::from_millis(20_000),
             batch_concurrency: 16,
             auth: AuthConfig::default(),
@@ -154,9 +156,14 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn given_only_a_table_name_when_read_then_the_local_defaults_apply() {
+    fn given_only_a_table_name_when_read_then_the_safe_defaults_apply() {
         let config = Config::from_lookup(lookup(&[("TABLE_NAME", "events")])).unwrap();
         assert_eq!(config, Config::default());
+        assert!(config.auth.enabled, "keys are on unless AUTH says off");
+        assert!(
+            !config.allow_simulated_failure,
+            "simulateFailure is refused unless ALLOW_SIMULATED_FAILURE says true"
+        );
     }
 
     #[test]
@@ -166,7 +173,7 @@ pub(crate) mod tests {
             ("TENANT", "acme"),
             ("EVENT_SHARDS", "8"),
             ("AGGREGATE_SHARDS", "2"),
-            ("ALLOW_SIMULATED_FAILURE", "false"),
+            ("ALLOW_SIMULATED_FAILURE", "true"),
             ("REQUEST_DEADLINE_MS", "1500"),
             ("BATCH_CONCURRENCY", "4"),
             ("AUTH", "off"),
@@ -179,7 +186,7 @@ pub(crate) mod tests {
         assert_eq!(config.store.tenant, "acme");
         assert_eq!(config.store.event_shards, 8);
         assert_eq!(config.store.aggregate_shards, 2);
-        assert!(!config.allow_simulated_failure);
+        assert!(config.allow_simulated_failure);
         assert_eq!(config.request_deadline, Duration::from_millis(1500));
         assert_eq!(config.batch_concurrency, 4);
     }

@@ -58,8 +58,18 @@ pub fn add_tenant(store: &MemoryStore, tenant: &str, clients: &str) -> String {
     key.as_str().to_owned()
 }
 
+/// An app with `test_config()`.
 pub fn app() -> App<MemoryStore> {
-    app_with(Config::default())
+    app_with(test_config())
+}
+
+/// The settings of the local stack, where handler tests run: the defaults, with
+/// `simulateFailure` honoured (production refuses it unless told otherwise).
+pub fn test_config() -> Config {
+    Config {
+        allow_simulated_failure: true,
+        ..Config::default()
+    }
 }
 
 /// The JSON of fixture `name` in `dir` (a function's `tests/fixtures`).

@@ -2,7 +2,7 @@
 //! `event-core` fuzz target ran, how many inputs, the coverage it reached, and whether it
 //! found a crash (then the section fails and names the input libFuzzer saved).
 //!
-//!   cargo run -p integration-tests --example record_fuzz -- LOG EXIT_STATUS SECONDS
+//!   REPORT=1 cargo run -p integration-tests --example record_fuzz -- LOG EXIT_STATUS SECONDS
 
 use std::time::Duration;
 

@@ -12,10 +12,10 @@
 //! conditional-check failures), so a test can report them.
 //!
 //! `ProxiedFunctions` serves the same functions as the main stack with `AWS_ENDPOINT_URL`
-//! pointed at such a proxy (as `StorageDown` does with a dead endpoint). Its functions run
-//! with `AUTH=off` and `TENANT` set to a tenant made for the test with `new_tenant`, so key
-//! lookups do not go through the faults, and what the functions wrote can be read back
-//! through the main stack (no faults) with that tenant's key.
+//! pointed at such a proxy (as `StorageDown` does with a dead endpoint), for a tenant made for
+//! the test with `new_tenant`, with keys on as deployed: key and tenant lookups go through the
+//! faults too. What the functions wrote can be read back through the main stack (no faults)
+//! with that tenant's key.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -1056,7 +1056,7 @@ fn reason_kind(reason: &str) -> &'static str {
 }
 
 /// The functions under a second `cargo lambda watch` whose DynamoDB is reached through a
-/// `FaultProxy`, serving tenant `tenant` with `AUTH=off`. Stopped when dropped.
+/// `FaultProxy`, serving tenant `tenant` (its key `key`). Stopped when dropped.
 pub struct ProxiedFunctions {
     watcher: Child,
     pub proxy: FaultProxy,
@@ -1069,26 +1069,20 @@ pub struct ProxiedFunctions {
 }
 
 impl ProxiedFunctions {
-    /// Makes a tenant `{name}-…`, starts a proxy with `plan` to the stack's DynamoDB, and serves
-    /// the functions through it with `concurrency` instances per function. The functions log
-    /// their store retries at debug level (see `retry_log`).
+    /// Makes a tenant `{name}-…` with a key, starts a proxy with `plan` to the stack's
+    /// DynamoDB, and serves the functions through it with `concurrency` instances per function,
+    /// keys on as deployed (every request must carry `key`; its lookups go through the proxy
+    /// too). The functions log their store retries at debug level (see `retry_log`).
     pub async fn start(name: &str, plan: FaultPlan, concurrency: u32) -> Self {
-        Self::start_with(name, plan, concurrency, false).await
+        Self::start_with_settings(name, plan, concurrency, &[]).await
     }
 
-    /// `start`, with authentication on when `auth` (then every request must carry `key`, and
-    /// the key lookups go through the proxy too).
-    pub async fn start_with(name: &str, plan: FaultPlan, concurrency: u32, auth: bool) -> Self {
-        Self::start_with_settings(name, plan, concurrency, auth, &[]).await
-    }
-
-    /// `start_with`, with `settings` (`NAME=value`) replacing the stack's own for these
+    /// `start`, with `settings` (`NAME=value`) replacing the stack's own for these
     /// functions only.
     pub async fn start_with_settings(
         name: &str,
         plan: FaultPlan,
         concurrency: u32,
-        auth: bool,
         settings: &[String],
     ) -> Self {
         base_url(); // the main stack is up, so .local/stack.env exists and the functions compiled
@@ -1120,8 +1114,7 @@ impl ProxiedFunctions {
                 false => format!("{line}\n"),
             })
             .chain([
-                format!("AUTH={}\n", if auth { "on" } else { "off" }),
-                format!("TENANT={tenant}\n"),
+                "AUTH=on\n".to_owned(),
                 // quoted: the env file parser refuses a second `=` in a bare value
                 "RUST_LOG=\"info,event_store::dynamo::retry=debug\"\n".to_owned(),
             ])

@@ -275,9 +275,16 @@ impl Api {
 /// emulator then answers its own 500 problem document instead of the function's response.
 /// The service's own errors always carry `{"error": …}`.
 fn is_emulator_failure(reply: &Reply) -> bool {
-    reply.status == StatusCode::INTERNAL_SERVER_ERROR
-        && reply.body.get("error").is_none()
-        && reply.body["type"]
+    is_emulator_500(reply.status.as_u16(), &reply.body)
+}
+
+/// The local emulator's own 500, a problem document (`{"type":"https://httpstatuses.com/500",
+/// …}`) that the service never answers (its errors carry `{"error": …}`). The one place that
+/// recognises it, so every test that meets it can say so.
+pub fn is_emulator_500(status: u16, body: &Value) -> bool {
+    status == 500
+        && body.get("error").is_none()
+        && body["type"]
             .as_str()
             .is_some_and(|t| t.starts_with("https://httpstatuses.com/"))
 }

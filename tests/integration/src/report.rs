@@ -1,7 +1,11 @@
 //! `RELIABILITY.md` at the repository root, written by the reliability and hostile-input
-//! tests themselves (and by `make fuzz`): each rewrites its own section — one per test and
-//! size — with the load it ran, the faults injected, what it measured and its result, so the
-//! file always shows what the last run of each found. Nothing in it is written by hand.
+//! tests themselves (and by `make fuzz`) when asked with `REPORT=1` (`make soak`, `make
+//! shards`, `make fuzz`, `make reliability`): each rewrites its own section — one per test
+//! and size — with the load it ran, the faults injected, what it measured, its result and the
+//! commit of the code it ran, so the file shows what the last recorded run of each found.
+//! Nothing in it is written by hand; a plain `make test` prints the same lines and leaves the
+//! file alone. `every_section_ran_the_same_commit` (below, in every `cargo test`) fails when
+//! the sections describe different code.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -61,6 +65,8 @@ pub struct Report {
     command: Option<String>,
     /// How long the recorded run took, when it was not this report's own lifetime.
     duration: Option<Duration>,
+    /// `finish` ran: a report dropped without it (the test panicked first) records a FAIL.
+    finished: bool,
 }
 
 impl Report {
@@ -76,6 +82,7 @@ impl Report {
             setting: None,
             command: None,
             duration: None,
+            finished: false,
         }
     }
 
@@ -130,7 +137,23 @@ impl Report {
 
     /// Writes the section (the result, what was recorded, the failures) and panics if a
     /// guarantee broke.
-    pub fn finish(self) {
+    pub fn finish(mut self) {
+        self.finished = true;
+        self.write();
+        assert!(
+            self.failures.is_empty(),
+            "{}: {} guarantee(s) broken:\n{}",
+            self.test,
+            self.failures.len(),
+            self.failures.join("\n")
+        );
+    }
+
+    /// The section, into RELIABILITY.md when `REPORT=1`.
+    fn write(&self) {
+        if !recording() {
+            return;
+        }
         let elapsed = self.duration.unwrap_or_else(|| self.started.elapsed());
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -169,7 +192,7 @@ impl Report {
                 .map(|s| format!("{s} "))
                 .unwrap_or_default();
             format!(
-                "{soak}{setting}cargo test -p integration-tests --test reliability -- --test-threads=1 {}",
+                "REPORT=1 {soak}{setting}cargo test -p integration-tests --test reliability -- --test-threads=1 {}",
                 self.test
             )
         });
@@ -191,32 +214,52 @@ impl Report {
             None => self.test.clone(),
         };
         write_section(self.order, &key, self.size, &body);
-        assert!(
-            self.failures.is_empty(),
-            "{}: {} guarantee(s) broken:\n{}",
-            self.test,
-            self.failures.len(),
-            self.failures.join("\n")
-        );
     }
 }
 
-/// The checked-out commit, and whether the work tree differs from it.
+impl Drop for Report {
+    /// A test that panicked before `finish` (a failed `expect`, a request that never came
+    /// back) must not leave the previous run's PASS in place: its section says FAIL.
+    fn drop(&mut self) {
+        if !self.finished {
+            self.failures
+                .push("the test panicked before it finished (see its output)".to_owned());
+            self.write();
+        }
+    }
+}
+
+/// `REPORT=1`: the tests write their sections of RELIABILITY.md.
+fn recording() -> bool {
+    matches!(
+        std::env::var("REPORT").as_deref(),
+        Ok("1") | Ok("true") | Ok("yes")
+    )
+}
+
+/// Files that are not code: a change to them changes nothing a test runs.
+const NOT_CODE: [&str; 2] = [":(exclude)*.md", ":(exclude)**/*.md"];
+
+/// The commit of the code that ran: the last one that changed anything but Markdown (so
+/// committing RELIABILITY.md between runs keeps naming the same code), and whether the work
+/// tree's code differs from it.
 fn commit() -> String {
     let root = repo_root();
     let run = |args: &[&str]| {
         Command::new("git")
             .args(args)
+            .args(NOT_CODE)
             .current_dir(&root)
             .output()
             .ok()
             .filter(|o| o.status.success())
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
     };
-    let Some(head) = run(&["rev-parse", "--short", "HEAD"]) else {
+    let head = run(&["log", "-1", "--format=%h", "--abbrev=7", "--", "."]);
+    let Some(head) = head.filter(|h| !h.is_empty()) else {
         return "unknown".to_owned();
     };
-    let dirty = run(&["status", "--porcelain", "--untracked-files=no"])
+    let dirty = run(&["status", "--porcelain", "--untracked-files=no", "--", "."])
         .is_some_and(|status| !status.is_empty());
     match dirty {
         true => format!("{head} + uncommitted changes"),
@@ -235,8 +278,10 @@ functions under `cargo lambda watch` against DynamoDB in LocalStack, `hostile.rs
 corpus of nasty requests to the same stack, and `make fuzz` records its run of the
 `event-core` fuzz target. Each rewrites its own section here (`tests/integration/src/report.rs`)
 with the load it ran, the faults it injected, what it measured and whether every guarantee of
-`docs/contract.md` held. The small size runs with every `cargo test` (`make test`); the full
-size with `SOAK=1` (`make soak`). Storage faults come from `tests/integration/src/fault_proxy.rs`,
+`docs/contract.md` held, when run with `REPORT=1`: `make reliability` (the small sizes, which
+every `make test` also runs without recording), `make soak` (the full sizes), `make shards`
+and `make fuzz`. Every section names the commit of the code it ran; `make test` fails when
+they differ. Storage faults come from `tests/integration/src/fault_proxy.rs`,
 a proxy between the functions and DynamoDB. Latencies are local (debug builds, one 2-core
 machine, an emulator), so they show shape and tails, not what AWS would give.
 ";
@@ -285,4 +330,67 @@ pub fn quantile(values: &mut [f64], q: f64) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
     let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
     values[rank - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The commit each section of `text` names (`- **run**: …, commit X`).
+    fn section_commits(text: &str) -> Vec<(String, String)> {
+        text.split(MARK)
+            .skip(1)
+            .filter_map(|chunk| {
+                let (key, rest) = chunk.split_once(" -->")?;
+                let commit = rest
+                    .lines()
+                    .find_map(|line| line.strip_prefix("- **run**: "))?
+                    .split_once(", commit ")?
+                    .1;
+                Some((key.trim().to_owned(), commit.trim().to_owned()))
+            })
+            .collect()
+    }
+
+    /// RELIABILITY.md describes one version of the code: every section ran the same commit,
+    /// with no uncommitted code changes, and none is a FAIL.
+    #[test]
+    fn every_section_ran_the_same_commit() {
+        let text = std::fs::read_to_string(report_path()).expect("RELIABILITY.md");
+        let commits = section_commits(&text);
+        assert!(!commits.is_empty(), "RELIABILITY.md has no sections");
+        let first = &commits[0].1;
+        for (section, commit) in &commits {
+            assert!(
+                !commit.contains("uncommitted"),
+                "section {section} ran code that was never committed ({commit}): rerun it"
+            );
+            assert_eq!(
+                commit, first,
+                "section {section} ran commit {commit}, section {} ran {first}: rerun the older ones (make reliability soak shards fuzz)",
+                commits[0].0
+            );
+        }
+        assert!(
+            !text.contains("- **result**: FAIL"),
+            "RELIABILITY.md records a failed run"
+        );
+    }
+
+    #[test]
+    fn section_commits_are_read_from_the_run_line() {
+        let text = format!(
+            "# h\n{MARK}1 a small -->\n### a\n- **run**: 2026-12-07T00:00:00Z, 1.0 s, commit abc1234\n{MARK}2 b full -->\n- **run**: d, 2 s, commit def5678 + uncommitted changes\n"
+        );
+        assert_eq!(
+            section_commits(&text),
+            vec![
+                ("1 a small".to_owned(), "abc1234".to_owned()),
+                (
+                    "2 b full".to_owned(),
+                    "def5678 + uncommitted changes".to_owned()
+                )
+            ]
+        );
+    }
 }

@@ -28,7 +28,7 @@ fn case(name: &'static str, body: String, status: u16, code: &'static str) -> Ca
 /// This test's section of `RELIABILITY.md` (orders 6 to 9, after the reliability tests).
 fn report(order: u32, test: &str) -> Report {
     Report::new(order, test, Size::Small).with_command(&format!(
-        "cargo test -p integration-tests --test hostile -- {test}"
+        "REPORT=1 cargo test -p integration-tests --test hostile -- {test}"
     ))
 }
 

@@ -18,10 +18,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use integration_tests::fault_proxy::{
-    stack_api, stack_base_url, Brownout, Fault, FaultPlan, FaultProxy, ProxiedFunctions,
+    stack_api, stack_base_url, Brownout, Fault, FaultPlan, FaultProxy, ProxiedFunctions, ProxyStats,
 };
 use integration_tests::report::{quantile, Report, Size};
-use integration_tests::{encode, nano_units, new_tenant, Api, StatusCode};
+use integration_tests::{encode, is_emulator_500, nano_units, new_tenant, Api, StatusCode};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
@@ -529,18 +529,31 @@ enum Verdict {
     Unexpected(String),
 }
 
-fn is_emulator_failure(body: &Value) -> bool {
-    body.get("error").is_none()
-        && body["type"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("https://httpstatuses.com/"))
+/// What a run injects, and so which answers its clients may resend: only those the contract
+/// gives for a fault that was injected. Anything else fails the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Injected {
+    /// No fault: every answer is definite (processed, duplicate); any 5xx, `unavailable`,
+    /// failed record or dropped connection is a defect.
+    Nothing,
+    /// Storage faults: 503 and `unavailable` (resend) and a kept-failed 500 (retry it).
+    StorageFaults,
+    /// Storage faults and killed function processes: also the killed invocation's error
+    /// and a connection cut with it.
+    Crashes,
 }
 
 /// The verdict of an answer to one event (`POST /events` alone, or a retry).
-fn verdict(reply: &Reply) -> Verdict {
+fn verdict(reply: &Reply, injected: Injected) -> Verdict {
+    let faults = injected != Injected::Nothing;
     let (status, body) = match reply {
         Reply::Timeout => return Verdict::Resend("client timeout (30 s)"),
-        Reply::Transport(_) => return Verdict::Resend("connection error"),
+        Reply::Transport(_) if injected == Injected::Crashes => {
+            return Verdict::Resend("connection cut by a killed function")
+        }
+        Reply::Transport(error) => {
+            return Verdict::Unexpected(format!("connection error: {error}"))
+        }
         Reply::Http { status, body } => (*status, body),
     };
     let hash = body["event_hash"].as_str().map(str::to_owned);
@@ -553,23 +566,34 @@ fn verdict(reply: &Reply) -> Verdict {
             processed: false,
             hash,
         },
-        (500, Some("failed"), _) if body["retryable"] == true => match body["failed_id"].as_str() {
-            Some(id) => Verdict::Kept(id.to_owned()),
-            None => Verdict::Unexpected(format!("500 failed without failed_id: {body}")),
-        },
-        (503, _, _) => Verdict::Resend("503 storage unavailable"),
-        (500, _, _) if is_emulator_failure(body) => Verdict::Resend("emulator's own 500"),
+        (500, Some("failed"), _) if faults && body["retryable"] == true => {
+            match body["failed_id"].as_str() {
+                Some(id) => Verdict::Kept(id.to_owned()),
+                None => Verdict::Unexpected(format!("500 failed without failed_id: {body}")),
+            }
+        }
+        (503, _, _) if faults && body["error"]["code"].is_string() => {
+            Verdict::Resend("503 storage unavailable")
+        }
         // scripts/devstack/respawn.py's answer for the invocation of a killed process
-        (500..=599, _, _) if body["errorType"] == "Runtime.ExitError" => {
+        (500..=599, _, _)
+            if injected == Injected::Crashes && body["errorType"] == "Runtime.ExitError" =>
+        {
             Verdict::Resend("function process killed")
         }
-        (500..=599, _, _) => Verdict::Resend("other 5xx"),
-        _ => Verdict::Unexpected(format!("{status} {body}")),
+        _ => Verdict::Unexpected(format!(
+            "{status} {body}{}",
+            match faults {
+                true => "",
+                false => " (no fault was injected)",
+            }
+        )),
     }
 }
 
 /// The verdict of one item of a batch answer.
-fn item_verdict(item: &Value) -> Verdict {
+fn item_verdict(item: &Value, injected: Injected) -> Verdict {
+    let faults = injected != Injected::Nothing;
     let hash = item["event_hash"].as_str().map(str::to_owned);
     match (item["status"].as_str(), hash) {
         (Some("processed"), Some(hash)) => Verdict::Counted {
@@ -580,12 +604,20 @@ fn item_verdict(item: &Value) -> Verdict {
             processed: false,
             hash,
         },
-        (Some("failed"), _) if item["retryable"] == true => match item["failed_id"].as_str() {
-            Some(id) => Verdict::Kept(id.to_owned()),
-            None => Verdict::Unexpected(format!("failed item without failed_id: {item}")),
-        },
-        (Some("unavailable"), _) => Verdict::Resend("batch item unavailable"),
-        _ => Verdict::Unexpected(format!("batch item {item}")),
+        (Some("failed"), _) if faults && item["retryable"] == true => {
+            match item["failed_id"].as_str() {
+                Some(id) => Verdict::Kept(id.to_owned()),
+                None => Verdict::Unexpected(format!("failed item without failed_id: {item}")),
+            }
+        }
+        (Some("unavailable"), _) if faults => Verdict::Resend("batch item unavailable"),
+        _ => Verdict::Unexpected(format!(
+            "batch item {item}{}",
+            match faults {
+                true => "",
+                false => " (no fault was injected)",
+            }
+        )),
     }
 }
 
@@ -651,6 +683,7 @@ impl Target {
 struct Run {
     target: Target,
     work: Workload,
+    injected: Injected,
     ledger: Mutex<Ledger>,
     metrics: Mutex<Metrics>,
 }
@@ -661,7 +694,7 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 impl Run {
-    fn new(target: Target, work: Workload) -> Arc<Self> {
+    fn new(target: Target, work: Workload, injected: Injected) -> Arc<Self> {
         let ledger = Ledger {
             settled: vec![false; work.sends.len()],
             events: vec![EventLog::default(); work.events.len()],
@@ -670,6 +703,7 @@ impl Run {
         Arc::new(Run {
             target,
             work,
+            injected,
             ledger: Mutex::new(ledger),
             metrics: Mutex::default(),
         })
@@ -758,7 +792,7 @@ impl Run {
                 let what = body["status"]
                     .as_str()
                     .or_else(|| body["error"]["code"].as_str())
-                    .unwrap_or(if is_emulator_failure(body) {
+                    .unwrap_or(if is_emulator_500(*status, body) {
                         "emulator"
                     } else {
                         "?"
@@ -833,7 +867,7 @@ impl Run {
                 let send = pending[0];
                 let body = self.work.sends[send].body.clone();
                 let reply = self.post(job.tenant, "/events", body, "single").await;
-                self.judge(job.tenant, send, verdict(&reply), &mut again)
+                self.judge(job.tenant, send, verdict(&reply, self.injected), &mut again)
                     .await;
             } else {
                 let items: Vec<&str> = pending
@@ -852,13 +886,18 @@ impl Run {
                 match results {
                     Some(results) => {
                         for (&send, item) in pending.iter().zip(&results) {
-                            self.judge(job.tenant, send, item_verdict(item), &mut again)
-                                .await;
+                            self.judge(
+                                job.tenant,
+                                send,
+                                item_verdict(item, self.injected),
+                                &mut again,
+                            )
+                            .await;
                         }
                     }
                     None => {
                         for &send in &pending {
-                            let whole = match verdict(&reply) {
+                            let whole = match verdict(&reply, self.injected) {
                                 Verdict::Resend(why) => Verdict::Resend(why),
                                 _ => Verdict::Unexpected(match &reply {
                                     Reply::Http { status, body } => {
@@ -906,7 +945,7 @@ impl Run {
             }
             self.metrics().failed_retries += 1;
             let reply = self.post(tenant, &path, String::new(), "retry").await;
-            match verdict(&reply) {
+            match verdict(&reply, self.injected) {
                 Verdict::Counted { processed, hash } => {
                     self.settle(send, processed, hash);
                     return true;
@@ -1369,6 +1408,20 @@ fn resends_line(run: &Run) -> String {
     )
 }
 
+/// The key and tenant reads (`GetItem`) that went through the faults.
+fn key_reads_line(stats: &ProxyStats) -> String {
+    let faulted: u64 = stats
+        .faults_by_operation
+        .iter()
+        .filter(|((_, operation), _)| operation == "GetItem")
+        .map(|(_, n)| n)
+        .sum();
+    format!(
+        "{} GetItem calls (API key and tenant lookups, and failed-record reads), {faulted} of them answered with a fault",
+        stats.calls.get("GetItem").copied().unwrap_or(0)
+    )
+}
+
 /// No answer slower than the ingest function's timeout, no client timeout.
 fn check_latency(report: &mut Report, run: &Run) {
     let metrics = run.metrics();
@@ -1435,7 +1488,11 @@ async fn load_with_duplicates_counts_every_event_once() {
     let api_keys = keys.clone();
 
     // WHEN 32 clients send it all at once, resending what got no definite answer
-    let run = Run::new(Target::new(&stack_base_url(), keys, workers), work);
+    let run = Run::new(
+        Target::new(&stack_base_url(), keys, workers),
+        work,
+        Injected::Nothing,
+    );
     let elapsed = run.run(workers).await;
 
     report_run(&mut report, &run, elapsed, "");
@@ -1502,9 +1559,16 @@ async fn storage_faults_lose_nothing_and_count_nothing_twice() {
     let sends = size.pick(400, 3_000);
     let workers = size.pick(16, 32);
 
-    // GIVEN the functions reaching DynamoDB through the fault proxy (AUTH=off, serving a
-    // tenant of their own, which the main stack reads back without faults)
-    let functions = ProxiedFunctions::start("rel-faults", FaultPlan::none(), 3).await;
+    // GIVEN the functions reaching DynamoDB through the fault proxy, with keys on as deployed:
+    // every instance starts with a cold key cache, and a cached key expires every second
+    // (AUTH_CACHE_SECONDS=1), so key and tenant reads meet the faults all through the run
+    let functions = ProxiedFunctions::start_with_settings(
+        "rel-faults",
+        FaultPlan::none(),
+        3,
+        &["AUTH_CACHE_SECONDS=1".to_owned()],
+    )
+    .await;
     let run = run_id();
     let ids: Vec<String> = (0..clients).map(|c| format!("rf{run}-c{c}")).collect();
     let seed = fastrand::u64(..);
@@ -1521,7 +1585,7 @@ async fn storage_faults_lose_nothing_and_count_nothing_twice() {
     report.item(
         "functions",
         format!(
-            "a second cargo lambda watch (3 instances per function) with AWS_ENDPOINT_URL at the fault proxy, AUTH=off, TENANT={}; read back through the main stack with that tenant's key",
+            "a second cargo lambda watch (3 instances per function) with AWS_ENDPOINT_URL at the fault proxy, keys on (AUTH_CACHE_SECONDS=1: the key and tenant are read again through the faults every second), tenant {}; read back through the main stack with that tenant's key",
             functions.tenant
         ),
     );
@@ -1532,8 +1596,8 @@ async fn storage_faults_lose_nothing_and_count_nothing_twice() {
     // (every call failing for 7 s, longer than a store operation's ~6 s retry budget, after
     // every 6 s of normal faults) that spend whole retry budgets, so events
     // also end kept as failed (then retried by the client) or answered 503 (then resent)
-    let target = Target::new(&functions.base, vec![None], workers);
-    let run = Run::new(target, work);
+    let target = Target::new(&functions.base, vec![Some(functions.key.clone())], workers);
+    let run = Run::new(target, work, Injected::StorageFaults);
     let done = std::sync::atomic::AtomicBool::new(false);
     let mut bursts = 0;
     let writes = async {
@@ -1583,6 +1647,7 @@ async fn storage_faults_lose_nothing_and_count_nothing_twice() {
         ),
     );
     report.item("proxy", stats.summary());
+    report.item("key reads under faults", key_reads_line(&stats));
     report_run(&mut report, &run, elapsed, " under faults");
 
     // THEN no request hung, every event ended counted once...
@@ -1780,7 +1845,8 @@ async fn crashes_lose_nothing_and_count_nothing_twice() {
     let sends = size.pick(300, 2_000);
     let workers = size.pick(12, 24);
 
-    // GIVEN the functions reaching DynamoDB through the proxy, 2 instances per function
+    // GIVEN the functions reaching DynamoDB through the proxy, 2 instances per function, keys
+    // on (each process that replaces a killed one reads its key anew)
     let functions = ProxiedFunctions::start("rel-crash", FaultPlan::none(), 2).await;
     let run = run_id();
     let ids: Vec<String> = (0..clients).map(|c| format!("rc{run}-c{c}")).collect();
@@ -1804,8 +1870,8 @@ async fn crashes_lose_nothing_and_count_nothing_twice() {
     functions.proxy.set_plan(crashes);
 
     // WHEN clients send everything while a share of commits kill the process making them
-    let target = Target::new(&functions.base, vec![None], workers);
-    let run = Run::new(target, work);
+    let target = Target::new(&functions.base, vec![Some(functions.key.clone())], workers);
+    let run = Run::new(target, work, Injected::Crashes);
     let elapsed = run.run(workers).await;
     functions.proxy.set_share(0.0);
     let stats = functions.proxy.stats();
@@ -1954,14 +2020,9 @@ async fn hot_client_loses_no_update() {
         .map(|n| format!("AGGREGATE_SHARDS={n}"))
         .into_iter()
         .collect();
-    let functions = ProxiedFunctions::start_with_settings(
-        "rel-hot",
-        FaultPlan::none(),
-        instances,
-        false,
-        &settings,
-    )
-    .await;
+    let functions =
+        ProxiedFunctions::start_with_settings("rel-hot", FaultPlan::none(), instances, &settings)
+            .await;
     let client = format!("rh{}-hot", run_id());
     let hour = date_ns(2026, 8, 3) + 14 * 3600 * NS;
     let seed = fastrand::u64(..);
@@ -2001,7 +2062,11 @@ async fn hot_client_loses_no_update() {
     });
 
     // WHEN 64 writers hit the same aggregate items at once
-    let run = Run::new(Target::new(&functions.base, vec![None], writers), work);
+    let run = Run::new(
+        Target::new(&functions.base, vec![Some(functions.key.clone())], writers),
+        work,
+        Injected::StorageFaults,
+    );
     let elapsed = run.run(writers).await;
     let stats = functions.proxy.stats();
     report_run(&mut report, &run, elapsed, "");
@@ -2147,7 +2212,7 @@ async fn timed_post(base: &str, key: &str, path: &str, body: String) -> (f64, u1
 async fn slow_storage_answers_within_the_function_timeout() {
     let _serial = lock_serial().await;
     let mut report = Report::new(4, "slow_storage", Size::Small);
-    let functions = ProxiedFunctions::start_with("rel-slow", FaultPlan::none(), 1, true).await;
+    let functions = ProxiedFunctions::start("rel-slow", FaultPlan::none(), 1).await;
     let brownout = FaultPlan::brownout(Brownout {
         throttled_attempts: 2,
         throttle_hold: Duration::from_millis(2_900),

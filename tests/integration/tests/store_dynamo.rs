@@ -301,15 +301,41 @@ async fn a_duplicate_inside_a_batch_is_a_duplicate() {
     );
 }
 
-/// GIVEN one aggregate shard (every commit updates the same two items) WHEN many distinct
-/// events of one client and hour are committed at once THEN conflicts are retried in-process
-/// and every event is counted: none lost, none doubled.
+/// A store like `config(test)`'s whose DynamoDB calls go through `proxy`.
+async fn store_through(
+    proxy: &integration_tests::fault_proxy::FaultProxy,
+    config: StoreConfig,
+) -> DynamoStore {
+    let conf = dynamo_client()
+        .await
+        .config()
+        .to_builder()
+        .endpoint_url(proxy.endpoint())
+        .build();
+    DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), config)
+}
+
+/// GIVEN one aggregate shard (every commit updates the same two items) and DynamoDB's rule for
+/// conflicts (a transaction updating an item that another transaction in flight updates is
+/// cancelled with `TransactionConflict`; DynamoDB Local runs transactions one at a time and
+/// never answers it, so the fault proxy applies the rule) WHEN many distinct events of one
+/// client and hour are committed at once THEN conflicts happened, each was retried
+/// in-process, and every event is counted: none lost, none doubled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn transaction_conflicts_are_retried_not_lost() {
+    use integration_tests::fault_proxy::{Fault, FaultPlan, FaultProxy};
     const EVENTS: usize = 300;
+    let endpoint = integration_tests::stack_setting("AWS_ENDPOINT_URL").expect("endpoint");
+    let proxy = FaultProxy::start(
+        &endpoint,
+        FaultPlan {
+            overlap_conflicts: true,
+            ..FaultPlan::none()
+        },
+    );
     let mut config = config("conflict");
     config.aggregate_shards = 1;
-    let store = Arc::new(DynamoStore::new(dynamo_client().await, config));
+    let store = Arc::new(store_through(&proxy, config).await);
     let records: Vec<_> = (0..EVENTS)
         .map(|i| event("hot", "buy", "0.01", BASE + 5 * HOUR + i as i64, i))
         .collect();
@@ -326,8 +352,23 @@ async fn transaction_conflicts_are_retried_not_lost() {
             assert_eq!(outcome.expect("commit"), CommitOutcome::Processed);
         }
     }
+    let conflicts = proxy
+        .stats()
+        .faults
+        .get(&Fault::OverlapConflict)
+        .copied()
+        .unwrap_or(0);
     let stats = store.stats();
-    eprintln!("{stats:?}");
+    eprintln!("{conflicts} conflicts; {stats:?}");
+    assert!(
+        conflicts > 0,
+        "30 concurrent writers of one aggregate item must meet conflicts"
+    );
+    assert!(
+        stats.transient_faults >= conflicts,
+        "every conflict is retried: {conflicts} conflicts, {} transient faults met",
+        stats.transient_faults
+    );
     let totals = aggregate(&*store, &client("hot"), None, None, None).await;
     assert_eq!(
         (totals.count, totals.total.to_string()),
@@ -354,16 +395,10 @@ async fn warm_up_opens_one_connection_per_shard_for_the_first_fan_out() {
 
     let endpoint = integration_tests::stack_setting("AWS_ENDPOINT_URL").expect("endpoint");
     let proxy = FaultProxy::start(&endpoint, FaultPlan::none());
-    let conf = dynamo_client()
-        .await
-        .config()
-        .to_builder()
-        .endpoint_url(proxy.endpoint())
-        .build();
     let config = config("warm");
     let shards = config.event_shards;
     assert!(shards > 1, "the test needs a fan-out");
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), config);
+    let store = store_through(&proxy, config).await;
 
     store.warm_up(shards).await;
     assert_eq!(store.stats().requests, u64::from(shards));

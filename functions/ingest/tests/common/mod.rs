@@ -20,7 +20,7 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 pub fn config_without_simulation() -> Config {
     Config {
         allow_simulated_failure: false,
-        ..Config::default()
+        ..test_config()
     }
 }
 
@@ -28,7 +28,7 @@ pub fn config_with_deadline(deadline: Duration, concurrency: usize) -> Config {
     Config {
         request_deadline: deadline,
         batch_concurrency: concurrency,
-        ..Config::default()
+        ..test_config()
     }
 }
 
