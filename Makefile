@@ -3,7 +3,7 @@
 .PHONY: dev test check itest lint unit stack-test bench bench-dynamo coldstart sam-build up down status tools \
         rust-targets wasm-pkg js contract browser key reliability soak shards fuzz
 
-dev: rust-targets wasm-pkg    ## run the whole service locally, rebuilding on code changes; Ctrl-C stops it
+dev: wasm-pkg    ## run the whole service locally, rebuilding on code changes; Ctrl-C stops it
 	scripts/stack.sh run
 
 test: rust-targets wasm-pkg   ## every test: gates, unit/property/handler/store, end to end over HTTP, sam build
@@ -60,7 +60,7 @@ status:      ## what runs (scripts/stack.sh status --json for scripts)
 tools:
 	scripts/install-tools.sh
 
-wasm-pkg: rust-targets  ## event-core as WebAssembly (packages/event-core-js/pkg): the npm package and the dashboard embed it
+wasm-pkg:  ## event-core as WebAssembly (packages/event-core-js/pkg, committed): built only when its sources changed
 	packages/event-core-js/build.sh
 
 js: wasm-pkg    ## the npm package's tests under Node (byte-identical to the Rust core)

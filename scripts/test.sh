@@ -44,7 +44,8 @@ scripts/with-stack.sh bash -c 'python3 scripts/test_restart.py &&
   printf "\n==> browser: the dashboard in Chromium\n" &&
   tests/browser/run.sh'
 
-step "the npm package under Node (its Rust tests ran above)"
+step "the npm package: the committed pkg/ is what a fresh build makes; then its tests under Node (its Rust tests ran above)"
+packages/event-core-js/build.sh --verify
 RUST_TESTS=0 packages/event-core-js/test.sh
 
 # `sam build` compiles the functions for AWS (release, arm64): minutes when the code changed,

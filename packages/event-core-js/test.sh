@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every test of the npm package, in one command (`npm test` runs this too):
-# 1. build.sh: the .wasm and its JS/TS glue into pkg/;
+# 1. build.sh: the .wasm and its JS/TS glue in pkg/ (built only when not current);
 # 2. the crate's Rust tests (its answers are the ingest function's, on the same cases)
 #    unless RUST_TESTS=0 (e.g. when `cargo test --workspace` already ran them);
 # 3. the native answers on those cases as JSON lines, pkg/vectors.jsonl;
@@ -11,8 +11,12 @@ PKG="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$PKG/../.." && pwd)"
 say() { printf '\n==> [event-core-js] %s\n' "$*" >&2; }
 
-say "build"
+say "build (nothing to do when pkg/ is current)"
 "$PKG/build.sh"
+if [ ! -x "$PKG/node_modules/.bin/tsc" ] || [ "$PKG/package-lock.json" -nt "$PKG/node_modules/.package-lock.json" ]; then
+  say "npm ci (the pinned typescript and binaryen)"
+  (cd "$PKG" && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 cd "$ROOT"
 if [ "${RUST_TESTS:-1}" = 1 ]; then
