@@ -64,6 +64,25 @@ def read_env_file(path):
     return {k.strip(): v.strip() for k, v in pairs}
 
 
+PHASES = []  # (name, seconds) of the setup steps this command ran, for `phase_summary`
+
+
+@contextlib.contextmanager
+def phase(name):
+    """Time one setup step (an install, a build, a start) for `phase_summary`."""
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        PHASES.append((name, time.monotonic() - started))
+
+
+def phase_summary(total):
+    """One line: where the `total` seconds of a start went (steps marked ∥ ran side by side)."""
+    steps = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in PHASES if seconds >= 0.5)
+    return f"ready in {total:.0f} s ({steps or 'nothing to install or build'})"
+
+
 class Deadline:
     def __init__(self, seconds):
         self.seconds = seconds

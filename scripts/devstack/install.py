@@ -1,7 +1,7 @@
 """What the stack runs, installed into .local/ on first use (later calls return at once):
 
     tools()       a venv with the pinned tools of scripts/tools-requirements.txt
-                  (cargo-lambda, the SAM CLI, cfn-lint, zig): .local/tools
+                  (cargo-lambda, the SAM CLI, cfn-lint, zig), all or some: .local/tools
     localstack()  LocalStack 4.9.2 in host mode (no Docker) with DynamoDB Local:
                   $LOCALSTACK_HOME (.local/localstack). Why each step: localstack/README.md.
 
@@ -82,18 +82,29 @@ def check_venv_support(python):
                    "Debian: apt-get install python3-venv")
 
 
-def tools():
-    """The tools venv, .local/tools (its stamp is the hash of tools-requirements.txt)."""
-    venv, stamp = LOCAL / "tools", sha256(TOOLS_REQUIREMENTS)
-    if venv_is_current(venv, ".stamp", stamp):
+def requirements():
+    """The pinned lines of tools-requirements.txt (`cargo-lambda==1.9.2`, ...)."""
+    lines = (line.split("#")[0].strip() for line in TOOLS_REQUIREMENTS.read_text().splitlines())
+    return [line for line in lines if "==" in line]
+
+
+def tools(*names):
+    """The tools venv, .local/tools, with the pinned tools `names` (every tool when none):
+    `make dev` needs cargo-lambda only, so it does not wait for the SAM CLI. Each requirement
+    line installed leaves a stamp (.local/tools/.stamps/NAME==VERSION)."""
+    venv, stamps = LOCAL / "tools", LOCAL / "tools" / ".stamps"
+    wanted = [line for line in requirements() if not names or line.split("==")[0] in names]
+    missing = [line for line in wanted if not (stamps / line).exists()]
+    if not missing and (venv / "bin" / "python").exists():
         return
     python = setting("PYTHON", "python3")
     check_venv_support(python)
-    count = sum("==" in line for line in TOOLS_REQUIREMENTS.read_text().splitlines())
-    log("tools", f"installing {count} pinned tools into {venv} (first run only)")
+    log("tools", f"installing {', '.join(missing)} into {venv} (first run only)")
     make_venv(venv, python)
-    pip(venv, "-r", TOOLS_REQUIREMENTS)
-    (venv / ".stamp").write_text(stamp + "\n")
+    pip(venv, *missing)
+    stamps.mkdir(exist_ok=True)
+    for line in missing:
+        (stamps / line).touch()
 
 
 # ------------------------------------------------------------------ LocalStack

@@ -7,6 +7,7 @@ may all call `up`, and an `up` right after a `down` waits for it.
 parts only when no other user is left (else the last one does), so two `make test` in parallel
 do not pull the stack from under each other."""
 
+import concurrent.futures
 import json
 import os
 import signal
@@ -15,7 +16,7 @@ import sys
 import time
 
 from . import devkey, install, localstack, procs, watcher
-from .common import API_ENV, LOCAL, STACK_ENV, STACK_LOCK, locked, log, read_env_file
+from .common import API_ENV, LOCAL, STACK_ENV, STACK_LOCK, locked, log, phase, phase_summary, read_env_file
 from .daemon import RUNNING
 
 PARTS = ("localstack", "functions")
@@ -27,16 +28,33 @@ def up(reload, functions=True, started=None, user=False):
     it is started (so a caller can stop it again, even after an error). `user`: list this
     process as a user of the stack (then end with `leave`)."""
     started = set() if started is None else started
+    began = time.monotonic()
     with locked(STACK_LOCK, "stack", "another scripts/stack.sh up/down"):
-        install.tools()
-        endpoint = localstack.ensure_running(started)
-        localstack.deploy_if_changed(endpoint)
-        devkey.ensure()
+        # Independent steps side by side: the compile of the functions (the longest, on a
+        # fresh clone), the install of cargo-lambda, and LocalStack's install, start and
+        # deploy. Only what `make dev` needs: the SAM CLI and friends wait for `make lint`.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            compiled = pool.submit(timed, "compile ∥", watcher.build) if functions else None
+            tools = pool.submit(timed, "cargo-lambda install ∥", install.tools, "cargo-lambda")
+            with phase("LocalStack install, start and deploy ∥"):
+                endpoint = localstack.ensure_running(started)
+                localstack.deploy_if_changed(endpoint)
+            tools.result()
+            if compiled:
+                compiled.result()
+        with phase("development key"):
+            devkey.ensure()
         if functions:
-            url = watcher.ensure_running(reload, started)
-            log("stack", f"ready: {url}")
+            with phase("functions answering"):
+                url = watcher.ensure_running(reload, started)
+            log("stack", f"{phase_summary(time.monotonic() - began)}: {url}")
         if user:
             join(started)
+
+
+def timed(name, step, *args):
+    with phase(name):
+        return step(*args)
 
 
 def down(parts=PARTS):

@@ -67,6 +67,8 @@ pub struct Report {
     duration: Option<Duration>,
     /// `finish` ran: a report dropped without it (the test panicked first) records a FAIL.
     finished: bool,
+    /// Where the section goes: RELIABILITY.md when `REPORT=1` (`None`: nowhere).
+    file: Option<PathBuf>,
 }
 
 impl Report {
@@ -83,7 +85,14 @@ impl Report {
             command: None,
             duration: None,
             finished: false,
+            file: recording().then(report_path),
         }
+    }
+
+    /// Writes the section into `file` whatever `REPORT` says (the report's own tests).
+    pub fn writing_to(mut self, file: PathBuf) -> Self {
+        self.file = Some(file);
+        self
     }
 
     /// The command that reruns this section's test, for sections not written by
@@ -151,9 +160,9 @@ impl Report {
 
     /// The section, into RELIABILITY.md when `REPORT=1`.
     fn write(&self) {
-        if !recording() {
+        let Some(file) = &self.file else {
             return;
-        }
+        };
         let elapsed = self.duration.unwrap_or_else(|| self.started.elapsed());
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -213,7 +222,7 @@ impl Report {
             Some(setting) => format!("{}[{setting}]", self.test),
             None => self.test.clone(),
         };
-        write_section(self.order, &key, self.size, &body);
+        write_section(file, self.order, &key, self.size, &body);
     }
 }
 
@@ -289,10 +298,9 @@ machine, an emulator), so they show shape and tails, not what AWS would give.
 const MARK: &str = "<!-- reliability-section ";
 
 /// Replaces (or adds) one section, keeping the others; sections sort by (order, size).
-fn write_section(order: u32, test: &str, size: Size, body: &str) {
+fn write_section(path: &std::path::Path, order: u32, test: &str, size: Size, body: &str) {
     static LOCK: Mutex<()> = Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let path = report_path();
     let existing = std::fs::read_to_string(&path).unwrap_or_default();
     let mut sections: BTreeMap<(u32, String, u8), String> = BTreeMap::new();
     for chunk in existing.split(MARK).skip(1) {
@@ -319,7 +327,7 @@ fn write_section(order: u32, test: &str, size: Size, body: &str) {
     }
     let temporary = path.with_extension(format!("md.{}.tmp", std::process::id()));
     std::fs::write(&temporary, text).expect("write RELIABILITY.md");
-    std::fs::rename(&temporary, &path).expect("replace RELIABILITY.md");
+    std::fs::rename(&temporary, path).expect("replace RELIABILITY.md");
 }
 
 /// The `q`-quantile (0..=1) of `values` (sorted here), nearest rank.
@@ -375,6 +383,28 @@ mod tests {
             !text.contains("- **result**: FAIL"),
             "RELIABILITY.md records a failed run"
         );
+    }
+
+    /// A test that panics before `finish` leaves a FAIL, never the previous run's PASS.
+    #[test]
+    fn a_test_that_panics_before_finishing_records_a_fail() {
+        let file = std::env::temp_dir().join(format!("reliability-{}.md", std::process::id()));
+        let pass = Report::new(1, "t", Size::Small).writing_to(file.clone());
+        pass.finish();
+        assert!(std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("- **result**: PASS"));
+        let panicked = std::panic::catch_unwind(|| {
+            let mut report = Report::new(1, "t", Size::Small).writing_to(file.clone());
+            report.item("load", "some");
+            panic!("a request never came back");
+        });
+        assert!(panicked.is_err());
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::remove_file(&file).ok();
+        assert!(text.contains("- **result**: FAIL"), "{text}");
+        assert!(text.contains("panicked before it finished"), "{text}");
+        assert!(!text.contains("- **result**: PASS"), "{text}");
     }
 
     #[test]
