@@ -1,10 +1,16 @@
-# The two commands of the README are `make dev` and `make test`; the rest are their parts.
-# The local stack is driven by scripts/stack.sh (code: scripts/devstack/, see its __init__.py).
-.PHONY: dev test check itest lint unit stack-test bench bench-dynamo coldstart sam-build up down status tools \
+# The two commands of the README are `make dev` and `make test`; the rest are their parts
+# (`make help` lists them). `make` alone is `make dev`.
+# The local stack is driven by scripts/stack.py (code: scripts/devstack/, see its __init__.py).
+.PHONY: help dev test check itest lint unit stack-test bench bench-dynamo coldstart sam-build up down status tools \
         rust-targets wasm-pkg js contract browser key reliability soak shards fuzz
 
+.DEFAULT_GOAL := dev
+
+help:        ## the targets and what each does
+	@awk 'BEGIN { FS = ":[^#]*## " } /^[a-z][a-zA-Z0-9_-]*:.*## / { printf "  make %-13s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
 dev: wasm-pkg    ## run the whole service locally, rebuilding on code changes; Ctrl-C stops it
-	scripts/stack.sh run
+	scripts/stack.py run
 
 test: rust-targets wasm-pkg   ## every test: gates, unit/property/handler/store, end to end over HTTP, sam build
 	scripts/test.sh
@@ -13,20 +19,20 @@ check: rust-targets wasm-pkg  ## `make test` without sam build, for quick iterat
 	SAM_BUILD=0 scripts/test.sh
 
 itest: wasm-pkg ## only the end-to-end HTTP tests (reuses a running stack, or starts and then stops one)
-	scripts/with-stack.sh cargo test -p integration-tests
+	scripts/stack.py with cargo test -p integration-tests
 
 lint: rust-targets wasm-pkg   ## the static gates only
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo build -p event-core --target wasm32-unknown-unknown
-	scripts/install-tools.sh && infra/check.sh && .local/tools/bin/python infra/test_routes.py
+	scripts/stack.py tools && infra/check.sh && .local/tools/bin/python infra/test_routes.py
 
 unit: wasm-pkg  ## every test that needs no running stack
 	cargo test --workspace --exclude integration-tests
 
 stack-test:  ## the stack scripts' own tests, including a restart right after a stop
 	python3 scripts/test_devstack.py
-	STACK_TEST_ALL=1 scripts/with-stack.sh python3 scripts/test_restart.py
+	STACK_TEST_ALL=1 scripts/stack.py with python3 scripts/test_restart.py
 
 bench: bench-dynamo coldstart  ## criterion benches, the DynamoDB cost/throughput example, the cold-start bench (BENCHMARKS.md)
 	cargo bench -p event-core --bench normalize
@@ -35,7 +41,7 @@ BENCH_EVENTS ?= 400
 BENCH_ROUNDS ?= 2
 bench-dynamo:  ## DynamoStore's writes vs bare SDK calls on LocalStack, as ratios (starts a stack if none runs)
 	cargo build --release -p event-store --example dynamo_costs
-	scripts/with-stack.sh cargo run -q --release -p event-store --example dynamo_costs -- $(BENCH_EVENTS) $(BENCH_ROUNDS)
+	scripts/stack.py with cargo run -q --release -p event-store --example dynamo_costs -- $(BENCH_EVENTS) $(BENCH_ROUNDS)
 
 COLDSTART_ARGS ?= --tls
 coldstart:   ## init time, invoke latency, RSS and (zipped) size of the release functions vs a hello-world baseline
@@ -45,20 +51,20 @@ coldstart:   ## init time, invoke latency, RSS and (zipped) size of the release 
 	python3 bench/coldstart/coldstart.py $(COLDSTART_ARGS)
 
 sam-build: rust-targets wasm-pkg  ## what `sam build` produces for AWS (release, arm64, via cargo lambda + zig)
-	scripts/install-tools.sh
+	scripts/stack.py tools
 	cd infra && PATH="$(CURDIR)/.local/tools/bin:$$PATH" sam build
 
 up: wasm-pkg    ## start the local stack in the background (idempotent; WATCH_RELOAD=0: no rebuilds)
-	WATCH_RELOAD="$${WATCH_RELOAD:-1}" scripts/stack.sh up
+	WATCH_RELOAD="$${WATCH_RELOAD:-1}" scripts/stack.py up
 
 down:        ## stop it
-	scripts/stack.sh down
+	scripts/stack.py down
 
-status:      ## what runs (scripts/stack.sh status --json for scripts)
-	scripts/stack.sh status
+status:      ## what runs (scripts/stack.py status --json for scripts)
+	scripts/stack.py status
 
-tools:
-	scripts/install-tools.sh
+tools:       ## install the pinned tools into .local/tools (cargo-lambda, SAM CLI, cfn-lint, zig)
+	scripts/stack.py tools
 
 wasm-pkg:  ## event-core as WebAssembly (packages/event-core-js/pkg, committed): built only when its sources changed
 	packages/event-core-js/build.sh
@@ -67,10 +73,10 @@ js: wasm-pkg    ## the npm package's tests under Node (byte-identical to the Rus
 	packages/event-core-js/test.sh
 
 contract: wasm-pkg  ## schemathesis against the running stack (api/openapi.yaml; starts one if needed)
-	scripts/with-stack.sh api/contract-test.sh
+	scripts/stack.py with api/contract-test.sh
 
 browser: wasm-pkg   ## the dashboard in Chromium (playwright-core; starts a stack if needed)
-	scripts/with-stack.sh tests/browser/run.sh
+	scripts/stack.py with tests/browser/run.sh
 
 key:         ## a new API key for TENANT owning CLIENTS ('acme-*,beta'), against the running local stack
 	@test -n "$(TENANT)" -a -n "$(CLIENTS)" || { echo "usage: make key TENANT=acme CLIENTS='acme-*,beta'"; exit 2; }
@@ -78,14 +84,14 @@ key:         ## a new API key for TENANT owning CLIENTS ('acme-*,beta'), against
 	@set -a && . .local/stack.env && set +a && cargo run -q -p admin -- key create --tenant "$(TENANT)" --clients "$(CLIENTS)" --label make-key
 
 reliability: wasm-pkg  ## the reliability and hostile-input tests at small size, recorded in RELIABILITY.md
-	REPORT=1 scripts/with-stack.sh bash -c 'cargo test -p integration-tests --test reliability -- --test-threads=1 && \
+	REPORT=1 scripts/stack.py with bash -c 'cargo test -p integration-tests --test reliability -- --test-threads=1 && \
 	  cargo test -p integration-tests --test hostile'
 
 soak: wasm-pkg  ## the reliability tests at full size (load with duplicates, storage faults, hot client, crashes), recorded in RELIABILITY.md
-	REPORT=1 SOAK=1 scripts/with-stack.sh cargo test -p integration-tests --test reliability -- --test-threads=1 --nocapture
+	REPORT=1 SOAK=1 scripts/stack.py with cargo test -p integration-tests --test reliability -- --test-threads=1 --nocapture
 
 shards: wasm-pkg  ## the hot-client test at AGGREGATE_SHARDS 1, 4 and 16, conflicts as DynamoDB makes them (RELIABILITY.md)
-	REPORT=1 scripts/with-stack.sh bash -c 'for n in 1 4 16; do HOT_AGGREGATE_SHARDS=$$n cargo test -p integration-tests \
+	REPORT=1 scripts/stack.py with bash -c 'for n in 1 4 16; do HOT_AGGREGATE_SHARDS=$$n cargo test -p integration-tests \
 	  --test reliability -- --test-threads=1 hot_client || exit 1; done'
 
 FUZZ_SECONDS ?= 600

@@ -7,8 +7,8 @@
 #   BASE_URL   the service (default: the BASE_URL of .local/api.env when a local stack runs,
 #              else http://127.0.0.1:9000); start one with `make up`
 #   API_KEY    sent on every request as `x-api-key` and `Authorization: Bearer` (`make test`
-#              and scripts/with-stack.sh set it to the local development key)
-#   PYTHON     interpreter for the venv (default python3, 3.11 or later)
+#              and `scripts/stack.py with` set it to the local development key)
+#   PYTHON     interpreter for its venv (default python3, 3.11 or later)
 #   CONTRACT_TIMEOUT  seconds before the whole run is stopped and failed (default 600)
 #
 # What runs (settings in api/schemathesis.toml, custom checks in api/contract_hooks.py):
@@ -26,10 +26,8 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
-VENV="$ROOT/.local/contract-venv"
+VENV="$ROOT/.local/contract-venv"  # scripts/stack.py tools --contract
 REPORTS="$ROOT/.local/contract-report"
-REQS="$HERE/requirements.txt"
-PYTHON="${PYTHON:-python3}"
 
 log() { printf '[contract] %s\n' "$*" >&2; }
 die() { printf '[contract] ERROR: %s\n' "$*" >&2; exit 2; }
@@ -41,15 +39,7 @@ BASE_URL="${BASE_URL:-http://127.0.0.1:9000}"
 BASE_URL="${BASE_URL%/}"
 
 # ---- schemathesis, once (again when requirements.txt changes)
-want="$(sha256sum "$REQS" | cut -c1-16)"
-if [ ! -x "$VENV/bin/schemathesis" ] || [ "$(cat "$VENV/.stamp" 2>/dev/null)" != "$want" ]; then
-  "$PYTHON" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
-    || die "$PYTHON cannot create a Python >= 3.11 venv (Debian: apt-get install python3-venv)"
-  log "installing schemathesis into $VENV (first run only)"
-  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQS"
-  echo "$want" >"$VENV/.stamp"
-fi
+python3 "$ROOT/scripts/stack.py" tools --contract
 
 # ---- the service must be there (the function's own typed 400, not a connection error)
 probe="$("$VENV/bin/python" - "$BASE_URL" <<'PY'

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Static checks of infra/template.yaml (or the template given as $1), offline: cfn-lint (errors, warnings and informational
 # findings) and `sam validate --lint` (the SAM transform + cfn-lint). Any finding fails.
-#   TOOLS_BIN   where cfn-lint and sam are (default <repo>/.local/tools/bin, from scripts/install-tools.sh)
+#   TOOLS_BIN   where cfn-lint and sam are (default <repo>/.local/tools/bin, from scripts/stack.py tools)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS_BIN="${TOOLS_BIN:-$ROOT/.local/tools/bin}"
 TEMPLATE="${1:-$ROOT/infra/template.yaml}"
 for t in cfn-lint sam; do
-  [ -x "$TOOLS_BIN/$t" ] || { echo "[check] ERROR: $TOOLS_BIN/$t missing; run scripts/install-tools.sh" >&2; exit 1; }
+  [ -x "$TOOLS_BIN/$t" ] || { echo "[check] ERROR: $TOOLS_BIN/$t missing; run scripts/stack.py tools" >&2; exit 1; }
 done
 
 # offline and quiet: no telemetry, no update check, a region without asking any profile

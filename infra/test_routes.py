@@ -34,7 +34,7 @@ try:
     import yaml
     from cfnlint.decode import decode
 except ImportError:
-    sys.exit("cfnlint not importable: run with .local/tools/bin/python (scripts/install-tools.sh)")
+    sys.exit("cfnlint not importable: run with .local/tools/bin/python (scripts/stack.py tools)")
 
 
 def plain(node):

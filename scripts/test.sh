@@ -12,7 +12,7 @@ export PATH="$ROOT/.local/tools/bin:$PATH"
 step() { printf '\n==> %s\n' "$*"; }
 
 step "tools"
-scripts/install-tools.sh
+scripts/stack.py tools
 
 step "gates: fmt, clippy, wasm32 build of event-core, template lint, routes, stack scripts"
 cargo fmt --all --check
@@ -34,10 +34,10 @@ step "compile every test"
 cargo test --workspace --no-run
 
 step "tests: the stack restarted right after a stop; unit, property, handler, store (DynamoDB in LocalStack), end to end over HTTP"
-# scripts/with-stack.sh starts LocalStack (table from infra/template.yaml) and the functions
+# scripts/stack.py with starts LocalStack (table from infra/template.yaml) and the functions
 # under cargo lambda watch if they are not running, and stops what it started afterwards.
 # scripts/test_restart.py restarts a stack started here (it leaves yours alone).
-scripts/with-stack.sh bash -c 'python3 scripts/test_restart.py &&
+scripts/stack.py with bash -c 'python3 scripts/test_restart.py &&
   { set -o pipefail; cargo test --workspace --no-fail-fast 2>&1 | tee .local/test-output.log; } &&
   printf "\n==> contract: schemathesis against the stack (api/openapi.yaml)\n" &&
   api/contract-test.sh &&

@@ -5,7 +5,7 @@ The failure this guards against: `make dev` a few seconds after the previous one
 found LocalStack still shutting down; one script said "not running", another "already
 running", and the new LocalStack moved to another port that nothing else used.
 
-Runs against a stack that scripts/with-stack.sh started for it (`make test`, `make stack-test`):
+Runs against a stack that scripts/stack.py with started for it (`make test`, `make stack-test`):
 it stops and restarts that stack, so it skips a stack that was running before (yours) or that
 another command (a second `make test`) uses too.
 STACK_TEST_ALL=1 (`make stack-test`) adds the second case: an `up` while the `down` still runs.

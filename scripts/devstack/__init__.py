@@ -11,6 +11,6 @@
     localstack  LocalStack: health, start, stop, deploy
     deploy      infra/template.yaml into LocalStack's CloudFormation -> .local/stack.env
     watcher     cargo lambda watch: start, stop, wait for the functions
-    stack       both together: up, down, status, run (make dev), with (scripts/with-stack.sh)
-    cli         the command line (scripts/stack.sh)
+    stack       both together: up, down, status, run (make dev), with (scripts/stack.py with)
+    cli         the command line (scripts/stack.py)
 """

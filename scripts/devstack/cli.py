@@ -1,4 +1,4 @@
-"""scripts/stack.sh COMMAND: the local stack from the command line (see `--help`)."""
+"""scripts/stack.py COMMAND: the local stack from the command line (see `--help`)."""
 
 import argparse
 import os
@@ -7,7 +7,7 @@ import sys
 from . import install, localstack, stack
 from .common import Fail, flag_setting, log
 
-USAGE = """scripts/stack.sh COMMAND
+USAGE = """scripts/stack.py COMMAND
 
   up        start what is not running (LocalStack, the table, the functions); idempotent
   run       `up`, then follow the functions' log; Ctrl-C stops what it started   (make dev)
@@ -16,10 +16,10 @@ USAGE = """scripts/stack.sh COMMAND
   status    what runs; --json for scripts                                        (make status)
   with CMD  run CMD against the stack: start what is not running, export .local/stack.env and
             .local/api.env, run, stop what was started (once no other `run` or `with` uses it)
-                                                                      (scripts/with-stack.sh)
   deploy    deploy infra/template.yaml into the running LocalStack (or one on LOCALSTACK_PORT)
   setup     install LocalStack + DynamoDB Local into .local/localstack (up does it when needed)
-  tools     install the pinned tools into .local/tools (cargo-lambda, sam, cfn-lint, zig)
+  tools     install the pinned tools into .local/tools (cargo-lambda, sam, cfn-lint, zig);
+            --contract: schemathesis into .local/contract-venv (api/contract-test.sh)
 
 Settings: LOCALSTACK_PORT (4566), API_PORT (9000): a default port that another program holds
 is replaced by a free one, a port you set must be free; WATCH_CONCURRENCY (3 instances per
@@ -31,7 +31,7 @@ functions); more in localstack/README.md.
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="scripts/stack.sh", usage=USAGE, add_help=True)
+    p = argparse.ArgumentParser(prog="scripts/stack.py", usage=USAGE, add_help=True)
     sub = p.add_subparsers(dest="command", required=True)
     for name in ("up", "run"):
         c = sub.add_parser(name)
@@ -42,8 +42,9 @@ def parser():
     sub.add_parser("down").add_argument("--keep-localstack", action="store_true")
     sub.add_parser("status").add_argument("--json", action="store_true")
     sub.add_parser("with").add_argument("cmd", nargs=argparse.REMAINDER)
-    for name in ("deploy", "setup", "tools"):
+    for name in ("deploy", "setup"):
         sub.add_parser(name)
+    sub.add_parser("tools").add_argument("--contract", action="store_true")
     return p
 
 
@@ -70,14 +71,14 @@ def main(argv=None):
             return 0 if stack.is_up(info) else 1
         elif args.command == "with":
             if not args.cmd:
-                raise Fail("usage: scripts/with-stack.sh COMMAND [ARGS...]")
+                raise Fail("usage: scripts/stack.py with COMMAND [ARGS...]")
             return stack.with_stack(args.cmd)
         elif args.command == "deploy":
             localstack.deploy(localstack.deploy_endpoint())
         elif args.command == "setup":
             install.localstack()
         elif args.command == "tools":
-            install.tools()
+            install.contract_tools() if args.contract else install.tools()
     except Fail as e:
         log("stack", f"ERROR: {e}")
         return 1

@@ -2,6 +2,7 @@
 
     tools()       a venv with the pinned tools of scripts/tools-requirements.txt
                   (cargo-lambda, the SAM CLI, cfn-lint, zig), all or some: .local/tools
+    contract_tools()  schemathesis (api/requirements.txt): .local/contract-venv
     localstack()  LocalStack 4.9.2 in host mode (no Docker) with DynamoDB Local:
                   $LOCALSTACK_HOME (.local/localstack). Why each step: localstack/README.md.
 
@@ -82,29 +83,45 @@ def check_venv_support(python):
                    "Debian: apt-get install python3-venv")
 
 
-def requirements():
-    """The pinned lines of tools-requirements.txt (`cargo-lambda==1.9.2`, ...)."""
-    lines = (line.split("#")[0].strip() for line in TOOLS_REQUIREMENTS.read_text().splitlines())
+CONTRACT_REQUIREMENTS = ROOT / "api" / "requirements.txt"
+
+
+def requirements(path):
+    """The pinned lines of a requirements file (`cargo-lambda==1.9.2`, ...)."""
+    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
     return [line for line in lines if "==" in line]
 
 
-def tools(*names):
-    """The tools venv, .local/tools, with the pinned tools `names` (every tool when none):
-    `make dev` needs cargo-lambda only, so it does not wait for the SAM CLI. Each requirement
-    line installed leaves a stamp (.local/tools/.stamps/NAME==VERSION)."""
-    venv, stamps = LOCAL / "tools", LOCAL / "tools" / ".stamps"
-    wanted = [line for line in requirements() if not names or line.split("==")[0] in names]
+def requirements_venv(venv, path, names=()):
+    """`venv` with the pinned requirements of `path` named `names` (all when none). Each line
+    installed leaves a stamp (`venv`/.stamps/NAME==VERSION), so a change of pins installs what
+    changed and a second call returns at once."""
+    stamps = venv / ".stamps"
+    wanted = [line for line in requirements(path) if not names or line.split("==")[0] in names]
     missing = [line for line in wanted if not (stamps / line).exists()]
     if not missing and (venv / "bin" / "python").exists():
         return
     python = setting("PYTHON", "python3")
     check_venv_support(python)
-    log("tools", f"installing {', '.join(missing)} into {venv} (first run only)")
+    shown = ", ".join(missing) if len(missing) <= 4 else f"{len(missing)} pinned packages of {path.name}"
+    log("tools", f"installing {shown} into {venv} (first run only)")
     make_venv(venv, python)
     pip(venv, *missing)
     stamps.mkdir(exist_ok=True)
     for line in missing:
         (stamps / line).touch()
+
+
+def tools(*names):
+    """.local/tools with the pinned tools `names` of tools-requirements.txt (every tool when
+    none): `make dev` needs cargo-lambda only, so it does not wait for the SAM CLI."""
+    requirements_venv(LOCAL / "tools", TOOLS_REQUIREMENTS, names)
+
+
+def contract_tools():
+    """.local/contract-venv with schemathesis and its pins (api/requirements.txt), apart from
+    the tools: their dependencies would conflict."""
+    requirements_venv(LOCAL / "contract-venv", CONTRACT_REQUIREMENTS)
 
 
 # ------------------------------------------------------------------ LocalStack

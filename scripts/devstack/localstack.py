@@ -225,7 +225,7 @@ def deploy(url):
     DEPLOY_STAMP.unlink(missing_ok=True)  # whatever this deploy does, deploy_if_changed checks again
     python = setting("DEPLOY_PYTHON") or str(install.VENV / "bin" / "python")
     if not shutil.which(python):
-        raise Fail(f"{python} not found: `scripts/stack.sh setup` installs LocalStack's venv, or set "
+        raise Fail(f"{python} not found: `scripts/stack.py setup` installs LocalStack's venv, or set "
                    "DEPLOY_PYTHON to a python with boto3 and PyYAML (pip install boto3 pyyaml)")
     work = LOCALSTACK_HOME / "deploy"
     env = {k: v for k, v in os.environ.items()

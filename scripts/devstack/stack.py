@@ -2,7 +2,7 @@
 watch. `up` and `down` run one at a time (a lock in .local/stack.lock): parallel test processes
 may all call `up`, and an `up` right after a `down` waits for it.
 
-`run` (make dev) and `with` (scripts/with-stack.sh) are *users*: each is listed in
+`run` (make dev) and `with` (scripts/stack.py with) are *users*: each is listed in
 .local/stack-users.json while it runs, with the parts it started; a user that ends stops those
 parts only when no other user is left (else the last one does), so two `make test` in parallel
 do not pull the stack from under each other."""
@@ -29,7 +29,7 @@ def up(reload, functions=True, started=None, user=False):
     process as a user of the stack (then end with `leave`)."""
     started = set() if started is None else started
     began = time.monotonic()
-    with locked(STACK_LOCK, "stack", "another scripts/stack.sh up/down"):
+    with locked(STACK_LOCK, "stack", "another scripts/stack.py up/down"):
         # Independent steps side by side: the compile of the functions (the longest, on a
         # fresh clone), the install of cargo-lambda, and LocalStack's install, start and
         # deploy. Only what `make dev` needs: the SAM CLI and friends wait for `make lint`.
@@ -58,7 +58,7 @@ def timed(name, step, *args):
 
 
 def down(parts=PARTS):
-    with locked(STACK_LOCK, "stack", "another scripts/stack.sh up/down"):
+    with locked(STACK_LOCK, "stack", "another scripts/stack.py up/down"):
         stop(parts)
         if set(parts) == set(PARTS):
             USERS.unlink(missing_ok=True)
@@ -103,7 +103,7 @@ def leave(started):
     Ctrl-C does not cut that short."""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
-    with locked(STACK_LOCK, "stack", "another scripts/stack.sh up/down"):
+    with locked(STACK_LOCK, "stack", "another scripts/stack.py up/down"):
         data = users()
         data["users"].pop(str(os.getpid()), None)
         data["started"] = sorted(set(data["started"]) | set(started))
@@ -214,7 +214,7 @@ def follow(path, daemon):
                 time.sleep(0.2)
 
 
-# ------------------------------------------------------------------ scripts/with-stack.sh
+# ------------------------------------------------------------------ scripts/stack.py with
 def with_stack(command):
     """Run `command` against the stack: start what is not running (functions without reload),
     export .local/stack.env, .local/api.env, API_KEY (the development key) and STACK_STARTED

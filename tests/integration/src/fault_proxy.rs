@@ -1137,7 +1137,7 @@ impl ProxiedFunctions {
             .stderr(log_file)
             .process_group(0)
             .spawn()
-            .expect("start cargo lambda watch (installed by scripts/install-tools.sh)");
+            .expect("start cargo lambda watch (installed by scripts/stack.py tools)");
         let mut functions = ProxiedFunctions {
             watcher,
             proxy,

@@ -1,7 +1,7 @@
 //! Harness for the end-to-end tests: finds the running local stack, or starts it.
 //!
 //! `BASE_URL` in the environment points at a running stack (`make test` sets it). Without
-//! it the harness runs `scripts/stack.sh up`, which reuses a stack that is already up or
+//! it the harness runs `scripts/stack.py up`, which reuses a stack that is already up or
 //! starts LocalStack, deploys the template and serves the functions on free ports; stop
 //! it with `make down` (`make itest` and `make test` stop what they started).
 //! `StorageDown` serves the same functions with DynamoDB unreachable.
@@ -38,10 +38,10 @@ fn base_url() -> &'static str {
             return url.trim_end_matches('/').to_owned();
         }
         let root = repo_root();
-        let status = outside_cargo(Command::new(root.join("scripts/stack.sh")).arg("up"))
+        let status = outside_cargo(Command::new(root.join("scripts/stack.py")).arg("up"))
             .status()
-            .expect("run scripts/stack.sh up");
-        assert!(status.success(), "scripts/stack.sh up failed");
+            .expect("run scripts/stack.py up");
+        assert!(status.success(), "scripts/stack.py up failed");
         let env =
             std::fs::read_to_string(root.join(".local/api.env")).expect("read .local/api.env");
         env.lines()
@@ -400,7 +400,7 @@ impl StorageDown {
             // its own process group, so `Drop` stops the function instances with it
             .process_group(0)
             .spawn()
-            .expect("start cargo lambda watch (installed by scripts/install-tools.sh)");
+            .expect("start cargo lambda watch (installed by scripts/stack.py tools)");
         let down = StorageDown {
             watcher,
             api: Api::at(&format!("http://127.0.0.1:{port}")),
