@@ -4,17 +4,19 @@
 //! it the harness runs `scripts/stack.py up`, which reuses a stack that is already up or
 //! starts LocalStack, deploys the template and serves the functions on free ports; stop
 //! it with `make down` (`make itest` and `make test` stop what they started).
-//! `StorageDown` serves the same functions with DynamoDB unreachable.
+//! `launcher` serves second copies of the functions with DynamoDB behind a `fault_proxy` or
+//! unreachable.
 //!
 //! Every request carries an API key: `Api::new()` uses a tenant of the harness's own that
 //! owns every client id (created once per test binary in the stack's table); `new_tenant`
 //! makes tenants with narrower client patterns, as `tools/admin` does.
 
 pub mod fault_proxy;
+pub mod launcher;
 pub mod report;
+pub mod retry_log;
 
 use std::collections::HashMap;
-use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -50,6 +52,16 @@ fn base_url() -> &'static str {
             .trim()
             .to_owned()
     })
+}
+
+/// The base URL of the main local stack (auth on, no faults).
+pub fn stack_base_url() -> String {
+    base_url().to_owned()
+}
+
+/// A client of the main local stack sending `key`.
+pub fn stack_api(key: &str) -> Api {
+    Api::at(base_url()).with_key(Some(key))
 }
 
 /// The local stack's settings: `.local/stack.env` (written when the stack starts), overridden
@@ -361,114 +373,9 @@ pub fn nano_units(decimal: &str) -> i128 {
     }
 }
 
-/// The same functions under a second `cargo lambda watch`, with DynamoDB pointed at a port
-/// where nothing listens: a storage outage for real, over HTTP. Stopped when dropped. Its
-/// functions run with `AUTH=off`, so what meets the outage is the request's own work, not
-/// the key lookup (which would answer the same 503).
-pub struct StorageDown {
-    watcher: std::process::Child,
-    pub api: Api,
-}
-
-impl StorageDown {
-    pub async fn start() -> Self {
-        base_url(); // the main stack is up, so .local/stack.env exists and the functions compiled
-        let root = repo_root();
-        let local = root.join(".local");
-        let dead_endpoint = format!("http://127.0.0.1:{}", free_port());
-        let stack_env = std::fs::read_to_string(local.join("stack.env")).expect(".local/stack.env");
-        let env: String = stack_env
-            .lines()
-            .filter(|line| !line.starts_with("AUTH="))
-            .map(|line| match line.starts_with("AWS_ENDPOINT_URL=") {
-                true => format!("AWS_ENDPOINT_URL={dead_endpoint}\n"),
-                false => format!("{line}\n"),
-            })
-            .chain(["AUTH=off\n".to_owned()])
-            .collect();
-        let env_file = local.join("storage-down.env");
-        std::fs::write(&env_file, env).expect("write .local/storage-down.env");
-        let port = free_port();
-        let log = std::fs::File::create(local.join("storage-down-watch.log")).expect("log file");
-        let watcher = watch_command(&local)
-            .args(["-P", &port.to_string()])
-            .arg("--env-file")
-            .arg(&env_file)
-            .current_dir(&root)
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            // its own process group, so `Drop` stops the function instances with it
-            .process_group(0)
-            .spawn()
-            .expect("start cargo lambda watch (installed by scripts/stack.py tools)");
-        let down = StorageDown {
-            watcher,
-            api: Api::at(&format!("http://127.0.0.1:{port}")),
-        };
-        // ready once a request that needs no storage gets the function's own 400
-        for _ in 0..600 {
-            if let Ok(response) = down
-                .api
-                .http
-                .get(format!("{}/aggregates", down.api.base))
-                .send()
-                .await
-            {
-                if response.status() == StatusCode::BAD_REQUEST {
-                    return down;
-                }
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        }
-        panic!("the storage-down functions did not start; see .local/storage-down-watch.log");
-    }
-}
-
-impl Drop for StorageDown {
-    fn drop(&mut self) {
-        stop_process_group(&mut self.watcher);
-    }
-}
-
-/// Stops a watcher started in its own process group, with its function instances: TERM, then
-/// KILL after 5 s. Through bash's own `kill`: a bare machine may lack /usr/bin/kill (procps).
-pub fn stop_process_group(child: &mut std::process::Child) {
-    let group = child.id();
-    let signal_group = |signal: &str| {
-        let script = format!("kill -{signal} -- -{group}");
-        let _ = Command::new("bash").args(["-c", &script]).status();
-    };
-    signal_group("TERM");
-    for _ in 0..50 {
-        if matches!(child.try_wait(), Ok(Some(_))) {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    signal_group("KILL");
-    let _ = child.wait();
-}
-
 /// `cmd` without the variables cargo sets for the test binary (`CARGO_PKG_NAME`,
 /// `CARGO_MANIFEST_DIR`, ...): build scripts watch some of them, so the watcher's `cargo run`
 /// would rebuild half the dependencies, and the next run outside the tests rebuild them back.
-/// `cargo lambda watch` without reload on 127.0.0.1, as the stack scripts run it: from outside
-/// cargo's test environment, and with scripts/devstack/respawn.py as cargo's runner so a
-/// function process that dies is replaced (see that script).
-fn watch_command(local: &std::path::Path) -> Command {
-    let mut cmd = Command::new(local.join("tools/bin/cargo-lambda"));
-    outside_cargo(&mut cmd)
-        .args(["lambda", "watch", "--ignore-changes", "-A", "127.0.0.1"])
-        .env(
-            format!(
-                "CARGO_TARGET_{}_UNKNOWN_LINUX_GNU_RUNNER",
-                std::env::consts::ARCH.to_uppercase()
-            ),
-            repo_root().join("scripts/devstack/respawn.py"),
-        );
-    cmd
-}
-
 fn outside_cargo(cmd: &mut Command) -> &mut Command {
     for (name, _) in std::env::vars_os() {
         let Some(name) = name.to_str() else { continue };
@@ -489,11 +396,4 @@ fn outside_cargo(cmd: &mut Command) -> &mut Command {
         }
     }
     cmd
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
 }

@@ -1,9 +1,8 @@
 //! The HTTP API (api/openapi.yaml), end to end: real HTTP to `cargo lambda watch`, real DynamoDB in
 //! LocalStack, with the table the SAM template deploys.
 
-use integration_tests::{
-    assert_error, encode, nano_units, unique_client, Api, StatusCode, StorageDown,
-};
+use integration_tests::launcher::StorageDown;
+use integration_tests::{assert_error, encode, nano_units, unique_client, Api, StatusCode};
 use serde_json::{json, Value};
 
 fn event(client: &str, amount: Value, timestamp: Value) -> Value {

@@ -17,11 +17,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use integration_tests::fault_proxy::{
-    stack_api, stack_base_url, Brownout, Fault, FaultPlan, FaultProxy, ProxiedFunctions, ProxyStats,
-};
+use integration_tests::fault_proxy::{Brownout, Fault, FaultPlan, FaultProxy, ProxyStats};
+use integration_tests::launcher::ProxiedFunctions;
 use integration_tests::report::{quantile, Report, Size};
-use integration_tests::{encode, is_emulator_500, nano_units, new_tenant, Api, StatusCode};
+use integration_tests::{
+    encode, is_emulator_500, nano_units, new_tenant, stack_api, stack_base_url, Api, StatusCode,
+};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
