@@ -94,6 +94,16 @@ impl Fault {
         }
     }
 
+    /// The faults answered at once, without forwarding the call: nothing reaches DynamoDB,
+    /// so nothing is written (a late or lost answer would land the write).
+    pub const UNFORWARDED: [Fault; 5] = [
+        Fault::ProvisionedThroughputExceeded,
+        Fault::Throttling,
+        Fault::InternalServerError,
+        Fault::TransactionConflict,
+        Fault::ConnectionReset,
+    ];
+
     pub const CRASHES: [Fault; 3] = [
         Fault::CrashBeforeCommit,
         Fault::CrashInFlight,
@@ -175,6 +185,14 @@ impl FaultPlan {
         }
     }
 
+    /// The `UNFORWARDED` faults, on `share` of all calls: they fail fast and write nothing.
+    pub fn unforwarded(share: f64) -> Self {
+        FaultPlan {
+            kinds: Fault::UNFORWARDED.to_vec(),
+            ..FaultPlan::every_kind(share)
+        }
+    }
+
     fn pick(&self, operation: &str) -> Option<Fault> {
         if self.share <= 0.0
             || (!self.operations.is_empty() && !self.operations.iter().any(|o| o == operation))
@@ -226,6 +244,11 @@ impl ProxyStats {
 
     pub fn total_faults(&self) -> u64 {
         self.faults.values().sum()
+    }
+
+    /// Calls received of one operation (`TransactWriteItems`, ...).
+    pub fn calls_of(&self, operation: &str) -> u64 {
+        self.calls.get(operation).copied().unwrap_or(0)
     }
 
     /// One Markdown list item per fault kind: `count (operations)`.

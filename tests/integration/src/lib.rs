@@ -5,7 +5,7 @@
 //! starts LocalStack, deploys the template and serves the functions on free ports; stop
 //! it with `make down` (`make itest` and `make test` stop what they started).
 //! `launcher` serves second copies of the functions with DynamoDB behind a `fault_proxy` or
-//! unreachable.
+//! unreachable; `reliability` is the harness of `tests/reliability.rs`.
 //!
 //! Every request carries an API key: `Api::new()` uses a tenant of the harness's own that
 //! owns every client id (created once per test binary in the stack's table); `new_tenant`
@@ -13,6 +13,7 @@
 
 pub mod fault_proxy;
 pub mod launcher;
+pub mod reliability;
 pub mod report;
 pub mod retry_log;
 

@@ -20,6 +20,16 @@ pub struct RetryLog {
 }
 
 impl RetryLog {
+    /// `by_operation`, for a report line: `commit 3, put failed 1`.
+    pub fn by_operation_line(&self) -> String {
+        counts_line(&self.by_operation)
+    }
+
+    /// `by_reason`, for a report line: `Throttling 2, attempt timeout 1`.
+    pub fn by_reason_line(&self) -> String {
+        counts_line(&self.by_reason)
+    }
+
     /// Reads the retry lines of a watcher's log.
     pub fn parse(text: &str) -> Self {
         let mut log = RetryLog::default();
@@ -51,6 +61,15 @@ impl RetryLog {
         }
         log
     }
+}
+
+/// `name n, name n, …`
+fn counts_line(counts: &BTreeMap<String, u64>) -> String {
+    counts
+        .iter()
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn reason_kind(reason: &str) -> &'static str {
