@@ -1126,8 +1126,6 @@ impl ProxiedFunctions {
         let log = local.join(format!("{name}-watch.log"));
         let log_file = std::fs::File::create(&log).expect("log file");
         let watcher = watch_command(&local)
-            // respawn.py answers a killed process's invocation (the crash test counts on it)
-            .env("RESPAWN_PROXY", "1")
             .args(["-P", &port.to_string()])
             .args(["--concurrency", &concurrency.max(1).to_string()])
             .arg("--env-file")
