@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::config::{Credentials, Region};
-use event_store::tenancy::ApiKey;
+use event_runtime::ApiKey;
 use event_store::{ClientPatterns, DynamoStore, KeyState, Store, StoreConfig, TenantId};
 use serde_json::Value;
 use tokio::sync::Semaphore;

@@ -301,7 +301,7 @@ const MARK: &str = "<!-- reliability-section ";
 fn write_section(path: &std::path::Path, order: u32, test: &str, size: Size, body: &str) {
     static LOCK: Mutex<()> = Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let existing = std::fs::read_to_string(&path).unwrap_or_default();
+    let existing = std::fs::read_to_string(path).unwrap_or_default();
     let mut sections: BTreeMap<(u32, String, u8), String> = BTreeMap::new();
     for chunk in existing.split(MARK).skip(1) {
         let Some((key, rest)) = chunk.split_once(" -->") else {

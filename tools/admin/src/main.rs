@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
-use event_store::tenancy::ApiKey;
+use event_runtime::ApiKey;
 use event_store::{ClientPatterns, DynamoStore, KeyState, Store, StoreConfig, TenantId};
 
 #[derive(Parser)]

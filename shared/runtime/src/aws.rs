@@ -7,11 +7,12 @@ use std::future::Future;
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
 use aws_smithy_http_client::tls;
+use event_http::telemetry::init_tracing;
 use event_store::{DynamoStore, StoreConfig};
 use lambda_http::{service_fn, Body, Request, Response};
 
-use crate::telemetry::init_tracing;
-use crate::{App, Config};
+use crate::app::App;
+use crate::config::Config;
 
 /// How many DynamoDB requests one invocation of a function sends at once, so that its cold
 /// start opens that many connections and its first invocation opens none.
@@ -44,7 +45,7 @@ where
     Fut: Future<Output = Response<Body>> + Send,
 {
     init_tracing();
-    crate::metrics::init();
+    event_http::metrics::init();
     let config = Config::from_env()?;
     if !config.auth.enabled {
         tracing::warn!(
