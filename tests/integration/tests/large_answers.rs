@@ -59,7 +59,10 @@ async fn large_answers_arrive_whole_under_concurrency() {
     // GIVEN 500 rejected events of one client (kept with their raw text), and 500 counted ones
     let rejected: Vec<String> = (0..500).map(|i| rejected_event(&client, i)).collect();
     let kept = api
-        .post_raw("/events", format!(r#"{{"events":[{}]}}"#, rejected.join(",")))
+        .post_raw(
+            "/events",
+            format!(r#"{{"events":[{}]}}"#, rejected.join(",")),
+        )
         .await;
     assert_eq!(kept.status, StatusCode::OK, "{}", kept.body);
     assert_eq!(kept.body["failed"], 500, "every event rejected and kept");
@@ -73,7 +76,8 @@ async fn large_answers_arrive_whole_under_concurrency() {
     let counted = api.post_raw("/events", batch.clone()).await;
     assert_eq!(counted.body["processed"], 500, "{}", counted.body);
 
-    let listing = |limit: usize| format!("/events/failed?client_id={}&limit={limit}", encode(&client));
+    let listing =
+        |limit: usize| format!("/events/failed?client_id={}&limit={limit}", encode(&client));
     let kinds = Arc::new([
         Fetch {
             name: "failed listing, 32 records (~64 KB)",
