@@ -1,7 +1,7 @@
 # The two commands of the README are `make dev` and `make test`; the rest are their parts
 # (`make help` lists them). `make` alone is `make dev`.
 # The local stack is driven by scripts/stack.py (code: scripts/devstack/, see its __init__.py).
-.PHONY: help dev test check itest lint unit stack-test bench bench-dynamo coldstart sam-build up down status tools \
+.PHONY: help dev test check itest lint routes unit stack-test bench bench-dynamo coldstart sam-build up down status tools \
         rust-targets wasm-pkg js contract browser key reliability soak shards fuzz
 
 .DEFAULT_GOAL := dev
@@ -26,6 +26,9 @@ lint: rust-targets wasm-pkg   ## the static gates only
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo build -p event-core --target wasm32-unknown-unknown
 	scripts/stack.py tools && infra/check.sh && .local/tools/bin/python infra/test_routes.py
+
+routes:      ## rewrite the template's API routes and Cargo.toml's watch router from api/openapi.yaml and the Route constants
+	scripts/stack.py tools && .local/tools/bin/python infra/routes.py
 
 unit: wasm-pkg  ## every test that needs no running stack
 	cargo test --workspace --exclude integration-tests

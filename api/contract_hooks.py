@@ -18,14 +18,12 @@ Undeclared methods (the coverage phase sends e.g. TRACE) never reach the functio
 local emulator answers its own 404 (API Gateway its own 403), so the two body checks above
 skip them; the route table, not the service, answers those.
 
-Transport: the local emulator (`cargo lambda watch` 1.9.2) sometimes loses a response above
-~16 KB under concurrency and answers its own `500 {"type":"https://httpstatuses.com/500",
-"status":500,"title":"Internal Server Error"}` (README, Troubleshooting). Such a response is
-not the service's: the request is resent (at most 3 times; every request to this service is safe to
-resend) and the count is printed at the end. It may also never answer such a request: the
-read times out (`request-timeout`) and schemathesis resends it (`request-retries`); those
-are counted too. A body that is not UTF-8 never reaches the functions locally (the emulator
-answers that same 500); the failures it draws are dropped and counted (`filter_failure`).
+Transport: nothing is resent. Every answer of the functions reaches the client whole
+(scripts/devstack/respawn.py; `tests/integration/tests/large_answers.rs` proves it), so the
+local emulator's own `500 {"type":"https://httpstatuses.com/500",...}` fails the run like any
+other unintended 5xx, named as the emulator's. One limit of the emulator remains: a request
+body that is not UTF-8 never reaches the functions locally (the emulator answers that same
+500); the failures it draws are dropped and counted (`filter_failure`).
 
 Python 3.11 before 3.11.8 can raise `SystemError: AST constructor recursion depth mismatch`
 (CPython gh-106905) when Hypothesis parses a module to describe a filter lambda; a
@@ -40,10 +38,8 @@ import re
 import sys
 import time
 
-import requests
 import schemathesis
 from hypothesis.internal import lambda_sources as _lambda_sources
-from schemathesis.transport import requests as _transport
 
 _original_lambda_description = _lambda_sources.lambda_description
 
@@ -58,11 +54,9 @@ def _lambda_description_or_plain(f):
 _lambda_sources.lambda_description = _lambda_description_or_plain
 
 # ---------------------------------------------------------------------------------------
-# Resend what the emulator lost.
+# The local emulator's own answers.
 
 EMULATOR_500_TYPE = "https://httpstatuses.com/500"
-_resent = {"count": 0, "timeouts": 0}
-_original_request = _transport._request
 
 
 def _is_emulator_500(status_code: int, content: bytes) -> bool:
@@ -75,10 +69,6 @@ def _is_emulator_500(status_code: int, content: bytes) -> bool:
     except ValueError:
         return False
     return isinstance(body, dict) and body.get("type") == EMULATOR_500_TYPE and "error" not in body
-
-
-def _is_emulator_loss(response) -> bool:
-    return _is_emulator_500(response.status_code, response.content)
 
 
 def _body_not_utf8(request) -> bool:
@@ -94,30 +84,10 @@ def _body_not_utf8(request) -> bool:
     return False
 
 
-def _request_resending_emulator_losses(session, data, max_stream_events):
-    try:
-        response = _original_request(session, data, max_stream_events)
-    except requests.exceptions.Timeout:
-        _resent["timeouts"] += 1
-        raise
-    for _ in range(3):
-        if not _is_emulator_loss(response) or _body_not_utf8(response.request):
-            break
-        _resent["count"] += 1
-        time.sleep(0.2)
-        response = _original_request(session, data, max_stream_events)
-    return response
-
-
-_transport._request = _request_resending_emulator_losses
-
-
 @atexit.register
-def _report_resends() -> None:
+def _report_dropped() -> None:
     print(
-        f"[contract] emulator-lost responses resent: {_resent['count']}; "
-        f"reads timed out (resent by schemathesis): {_resent['timeouts']}; "
-        f"failures dropped for non-UTF-8 bodies the emulator cannot carry: {_uncarried['count']}",
+        f"[contract] failures dropped for non-UTF-8 bodies the emulator cannot carry: {_uncarried['count']}",
         file=sys.stderr,
     )
 
@@ -351,8 +321,10 @@ def only_simulated_server_errors(ctx, response, case):
         and (body.get("error") or {}).get("code") == "simulated_failure"
     )
     if not simulated:
+        whose = ("the local emulator's own 500: it lost the function's answer"
+                 if _is_emulator_500(response.status_code, response.content) else "Server error")
         raise AssertionError(
-            f"Server error {response.status_code} (only `500 simulated_failure` for an event "
+            f"{whose} {response.status_code} (only `500 simulated_failure` for an event "
             f"with simulateFailure: true is intended): {response.content[:300]!r}"
         )
     return None

@@ -3,13 +3,13 @@
 
 Run with the tools venv (it has cfn-lint, whose decoder reads the CloudFormation YAML tags):
     .local/tools/bin/python infra/test_routes.py
-Python stdlib otherwise. Prints "N passed, M failed"; exits 1 on any failure.
+Python stdlib and PyYAML otherwise (infra/routes.py). Prints "N passed, M failed"; exits 1 on any failure.
 
 * Routes: api/openapi.yaml is the one route table. Its (METHOD, path) pairs are exactly the
-  route constants of the functions (`Route::new(Method::X, "/path", ...)` in functions/*/src),
-  and the (METHOD, path) -> function table those constants give is exactly the routes of each
-  of the template's two API kinds (the DefinitionBody of the REST `Api` and of the `HttpApi`;
-  parameter ApiKind creates exactly one of them) and the `cargo lambda watch` router in ../Cargo.toml ([workspace.metadata.lambda.watch.router]).
+  route constants of the functions (`Route::new(Method::X, "/path", ...)` in functions/*/src,
+  the code's dispatch), and the routes infra/routes.py generates from the two (the DefinitionBody
+  `paths:` of the REST `Api` and of the `HttpApi`, and the `cargo lambda watch` router in
+  ../Cargo.toml) are up to date (`infra/routes.py --check`).
 * Every function is built from a bin of that name in the Cargo workspace.
 * Parameters reject bad values. LocalStack 4.9.2 does not enforce parameter constraints (it
   created stacks with StageName "bad stage!" and EventShards 0), and cfn-lint cannot see values,
@@ -22,16 +22,11 @@ import re
 import sys
 import tomllib
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-TEMPLATE = os.path.join(HERE, "template.yaml")
-OPENAPI = os.path.join(ROOT, "api", "openapi.yaml")
-FUNCTIONS_DIR = os.path.join(ROOT, "functions")
-CARGO_TOML = os.path.join(ROOT, "Cargo.toml")
-HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import routes  # noqa: E402  (infra/routes.py: the route table's sources and the generated copies)
+from routes import CARGO_TOML, ROOT, TEMPLATE, function_routes, openapi_routes  # noqa: E402
 
 try:
-    import yaml
     from cfnlint.decode import decode
 except ImportError:
     sys.exit("cfnlint not importable: run with .local/tools/bin/python (scripts/stack.py tools)")
@@ -68,86 +63,8 @@ def fn_prop(logical_id, key):
     return FUNCTIONS[logical_id].get("Properties", {}).get(key, GLOBAL_FN.get(key))
 
 
-# ------------------------------------------------------------------ the three route tables
-FUNCTION_ARN = re.compile(r"\$\{(\w+)\.Arn\}")
-
-
-def integration_function(integration):
-    """The logical id of the function an aws_proxy integration invokes."""
-    uri = integration["uri"]
-    if isinstance(uri, dict) and "Fn::GetAtt" in uri:  # HTTP API: the function's ARN
-        target = uri["Fn::GetAtt"]
-        return (target.split(".")[0] if isinstance(target, str) else target[0])
-    found = FUNCTION_ARN.findall(uri["Fn::Sub"])  # REST: the invocation URI around the ARN
-    assert len(found) == 1, uri
-    return found[0]
-
-
-def api_routes(logical_id):
-    """(METHOD, path, function binary) of every operation of one API's DefinitionBody."""
-    routes = set()
-    paths = RESOURCES[logical_id]["Properties"]["DefinitionBody"]["paths"]
-    for path, item in paths.items():
-        for method, operation in item.items():
-            integration = operation["x-amazon-apigateway-integration"]
-            assert integration["type"] == "aws_proxy", (logical_id, path, method)
-            routes.add((method.upper(), path, binary_of(integration_function(integration))))
-    return routes
-
-
+# ------------------------------------------------------------------ routes
 API_KINDS = {"REST": "Api", "HTTP": "HttpApi"}
-
-
-def template_routes():
-    """The routes of the default API kind (REST); test_both_api_kinds_route_alike checks HTTP."""
-    return api_routes(API_KINDS["REST"])
-
-
-def cargo_routes():
-    with open(CARGO_TOML, "rb") as f:
-        cargo = tomllib.load(f)
-    router = cargo["workspace"]["metadata"]["lambda"]["watch"]["router"]
-    routes = set()
-    for path, target in router.items():
-        if isinstance(target, str):  # a bare function name: every method
-            routes.add(("*", path, target))
-            continue
-        for entry in target:
-            routes.add((entry["method"].upper(), path, entry["function"]))
-    return routes
-
-
-def openapi_routes():
-    """(METHOD, path) of every operation of the OpenAPI document."""
-    with open(OPENAPI) as f:
-        doc = yaml.safe_load(f)
-    return {(m.upper(), path) for path, item in doc["paths"].items() for m in item if m in HTTP_METHODS}
-
-
-ROUTE_CONST = re.compile(r'Route::new\(\s*Method::([A-Z]+),\s*"([^"]+)"')
-
-
-def function_routes():
-    """(METHOD, path, function) from the route constants in each function's source."""
-    routes = set()
-    for function in sorted(os.listdir(FUNCTIONS_DIR)):
-        src = os.path.join(FUNCTIONS_DIR, function, "src")
-        for dirpath, _, files in os.walk(src):
-            for name in files:
-                if name.endswith(".rs"):
-                    with open(os.path.join(dirpath, name)) as f:
-                        for method, path in ROUTE_CONST.findall(f.read()):
-                            routes.add((method, path, function))
-    return routes
-
-
-def diff(a_name, a, b_name, b):
-    lines = []
-    for r in sorted(a - b):
-        lines.append("  only in %s: %s %s -> %s" % (a_name, *r))
-    for r in sorted(b - a):
-        lines.append("  only in %s: %s %s -> %s" % (b_name, *r))
-    return "\n".join(lines)
 
 
 def test_openapi_equals_the_functions_route_constants():
@@ -159,28 +76,18 @@ def test_openapi_equals_the_functions_route_constants():
     assert not missing and not extra, "openapi vs functions/*/src: only in the document %s; only in the code %s" % (missing, extra)
 
 
-def test_template_routes_equal_the_functions():
-    t, f = template_routes(), function_routes()
-    assert t == f, "template.yaml vs functions/*/src:\n" + diff("template.yaml", t, "functions", f)
-
-
-def test_cargo_router_equals_the_functions():
-    c, f = cargo_routes(), function_routes()
-    assert c == f, "Cargo.toml router vs functions/*/src:\n" + diff("Cargo.toml", c, "functions", f)
+def test_generated_routes_are_up_to_date():
+    # the template's two DefinitionBody `paths:` and Cargo.toml's watch router
+    stale = routes.stale()
+    assert not stale, "%s differ from what infra/routes.py generates: run infra/routes.py\n%s" % (
+        ", ".join(rel for rel, _ in stale), "".join(d for _, d in stale))
 
 
 def test_no_route_twice():
     seen = {}
-    for method, path, fn in template_routes():
+    for method, path, fn in sorted(function_routes()):
         assert (method, path) not in seen, "%s %s goes to %s and %s" % (method, path, seen[(method, path)], fn)
         seen[(method, path)] = fn
-
-
-def test_both_api_kinds_route_alike():
-    f = function_routes()
-    for kind, logical_id in API_KINDS.items():
-        t = api_routes(logical_id)
-        assert t == f, "%s API (%s) vs functions/*/src:\n%s" % (kind, logical_id, diff(logical_id, t, "functions", f))
 
 
 def test_exactly_one_api_kind_is_created():

@@ -152,6 +152,9 @@ def ensure_running(started):
         else:
             record = start(ports.pick("LOCALSTACK_PORT", port, "localstack"))
             started.add("localstack")
+            # START_TIMEOUT counts from the start, not from before a first install (which
+            # runs beside the functions' compile on a fresh clone: minutes on 2 cores)
+            deadline = Deadline(deadline.seconds)
             try:
                 wait_ready(record, deadline)
             except Fail:

@@ -11,14 +11,19 @@ each instance runs as
 and this script runs the binary:
 
 - the binary killed by a signal (SIGKILL, SIGSEGV, an abort): a new one is started at once,
-  so the requests after it are served; the one it held gets no answer (the client times out
-  and resends, as behind API Gateway). With `RESPAWN_PROXY=1` (the crash tests) this script
-  also stands between the binary and the watcher's Runtime API: the invocation the dead
-  process held is answered with an error (`Runtime.ExitError`, what Lambda reports), and an
-  invocation the watcher handed to a `/next` poll of the dead process goes to the new one.
-  That proxy is not the default: under concurrent load with large responses, the emulator
-  (which answers a function before reading its response body) has left a request unanswered
-  behind it;
+  so the requests after it are served. This script stands between the binary and the
+  watcher's Runtime API (`RESPAWN_PROXY=0`: it does not), so the invocation the dead process
+  held is answered with an error (`Runtime.ExitError`, what Lambda reports), and an
+  invocation the watcher handed to a `/next` poll of the dead process goes to the new one;
+- every answer of the binary (`/response`, `/error`, `init/error`) reaches the watcher whole:
+  cargo lambda watch 1.9.2 answers that POST before it reads its body (functions_router.rs,
+  `respond_to_next_invocation`) and the waiting HTTP request reads the body afterwards. When
+  the last bytes arrive after that early answer, hyper 1.x ends the body only once a next
+  request comes on the same kept-alive connection: until then the client's request hangs, and
+  if the connection closes first the body fails (`IncompleteMessage`) and the client gets the
+  emulator's own 500. Bodies above ~16 KB (what hyper has read by the early answer) under
+  concurrent load were lost so. Sent here on a connection of its own with `Connection:
+  close`, the body ends with the connection's read side instead, whole every time;
 - the binary exiting by itself (a bad setting at start-up): this script exits with its code,
   as before, so a broken configuration is not restarted in a loop;
 - this script told to stop (SIGTERM/SIGINT, a reload or the stack stopping): the binary is
@@ -87,7 +92,7 @@ class Supervisor:
         body = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
         try:
             self.forward("POST", f"{RUNTIME}{lost}/error",
-                         {"Content-Type": "application/json",
+                         {"Content-Type": "application/json", "Connection": "close",
                           "Lambda-Runtime-Function-Error-Type": "Runtime.ExitError"}, body)
         except OSError as error:
             say(f"could not report the lost invocation {lost}: {error}")
@@ -98,6 +103,9 @@ def make_handler(supervisor):
         """One connection of the function process, mirrored by one connection to the watcher."""
 
         protocol_version = "HTTP/1.1"  # the runtime client keeps its connection open
+        # the answer's head and body are two writes: without TCP_NODELAY, Nagle and the
+        # function's delayed ACK hold the body back ~40 ms on every call
+        disable_nagle_algorithm = True
         upstream = None
 
         def send(self, method, body, headers):
@@ -143,7 +151,17 @@ def make_handler(supervisor):
                 if status is None:
                     return  # asked by a process that has died meanwhile: kept for the next one
             else:
-                status, out_headers, out_body = self.send(self.command, body, headers)
+                if self.command == "POST":
+                    # .../response, .../error, init/error: on a connection of its own that the
+                    # watcher closes after it (`Connection: close`). cargo lambda watch 1.9.2
+                    # answers this POST before it reads the body; on a kept-alive connection
+                    # hyper then ends that body only when a next request arrives on the same
+                    # connection (or fails it when the connection closes), so the invocation
+                    # hangs or gets the emulator's own 500.
+                    status, out_headers, out_body = supervisor.forward(
+                        self.command, self.path, dict(headers, Connection="close"), body)
+                else:
+                    status, out_headers, out_body = self.send(self.command, body, headers)
                 if self.path.startswith(RUNTIME) and status < 300:
                     request_id = self.path[len(RUNTIME):].split("/")[0]
                     with supervisor.lock:
@@ -220,7 +238,7 @@ def main(argv):
         os.execv(argv[1], argv[1:])
     env = dict(os.environ)
     supervisor = None
-    if os.environ.get("RESPAWN_PROXY") == "1":
+    if os.environ.get("RESPAWN_PROXY", "1") == "1":  # RESPAWN_PROXY=0: the function talks to the watcher itself
         supervisor = Supervisor(upstream)
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), make_handler(supervisor))
         server.daemon_threads = True

@@ -36,12 +36,16 @@ def up(reload, functions=True, started=None, user=False):
         with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
             compiled = pool.submit(timed, "compile ∥", watcher.build) if functions else None
             tools = pool.submit(timed, "cargo-lambda install ∥", install.tools, "cargo-lambda")
-            with phase("LocalStack install, start and deploy ∥"):
-                endpoint = localstack.ensure_running(started)
-                localstack.deploy_if_changed(endpoint)
-            tools.result()
-            if compiled:
-                compiled.result()
+            try:
+                with phase("LocalStack install, start and deploy ∥"):
+                    endpoint = localstack.ensure_running(started)
+                    localstack.deploy_if_changed(endpoint)
+                tools.result()
+                if compiled:
+                    compiled.result()
+            except BaseException:
+                watcher.cancel_build()
+                raise
         with phase("development key"):
             devkey.ensure()
         if functions:

@@ -6,6 +6,7 @@ import hashlib
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import time
 import urllib.error
@@ -148,11 +149,22 @@ def build():
     fresh = not (ROOT / "target" / "debug" / "ingest").exists()
     if fresh:
         log("functions", f"compiling the functions (first time: a few minutes; log: {BUILD_LOG})")
+    global _build
     with BUILD_LOG.open("wb") as out:
-        done = subprocess.run(["cargo", "build", "--bins"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    if done.returncode:
+        _build = subprocess.Popen(["cargo", "build", "--bins"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        returncode = _build.wait()
+    if returncode and returncode != -signal.SIGTERM:
         compile_error(0, BUILD_LOG)
         raise Fail(f"cargo build failed; see {BUILD_LOG}")
+
+
+_build = None  # the `cargo build` of `build`, while it runs
+
+
+def cancel_build():
+    """Stop `build`'s compile (a step beside it failed: nobody waits for the functions)."""
+    if _build is not None and _build.poll() is None:
+        _build.terminate()
 
 
 def ensure_running(reload, started):

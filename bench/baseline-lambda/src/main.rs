@@ -1,6 +1,6 @@
 //! The yardstick of `bench/coldstart`: the least a Lambda of this project can be. A
 //! `lambda_http` handler with an `aws-sdk-dynamodb` client built at cold start the way
-//! `event_http::aws::connect_store` builds it (standard provider chain, one warm-up GetItem so
+//! `event_runtime::aws::connect_store` builds it (standard provider chain, one warm-up GetItem so
 //! the connection is open before the first `/next`), answering one GetItem per request. No
 //! logging, no settings, no domain code: what the functions weigh above this is theirs.
 

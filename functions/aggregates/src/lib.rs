@@ -4,7 +4,8 @@
 //! bucket per hour, read from the hourly aggregate items only.
 
 use event_core::{AmountSum, ClientId, EventTimestamp, Metric};
-use event_http::{params, resolve, serve, ApiError, App, Ctx, Query, Reply, RequestMeta, Route};
+use event_http::{params, resolve, serve, ApiError, Query, Reply, RequestMeta, Route};
+use event_runtime::{store_error, App, Ctx};
 use event_store::{AggregateQuery, HourlyQuery, Store};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -79,7 +80,11 @@ async fn totals<S: Store>(
         to,
         metric: params::optional_metric(query)?,
     };
-    let totals = ctx.store.aggregate(&store_query).await?;
+    let totals = ctx
+        .store
+        .aggregate(&store_query)
+        .await
+        .map_err(store_error)?;
     let body = Totals {
         client_id: &store_query.client_id,
         from,
@@ -103,7 +108,11 @@ async fn hourly<S: Store>(
         to,
         metric: params::optional_metric(query)?,
     };
-    let buckets = ctx.store.aggregate_hourly(&store_query).await?;
+    let buckets = ctx
+        .store
+        .aggregate_hourly(&store_query)
+        .await
+        .map_err(store_error)?;
     let body = Series {
         client_id: &store_query.client_id,
         from,

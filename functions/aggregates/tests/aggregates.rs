@@ -1,9 +1,9 @@
 //! `GET /aggregates`: exact totals over a range, every 400/503, and only the caller's tenant.
 
-use event_http::testing::{
+use event_runtime::testing::{
     add_tenant, app, fixture_request, seed_event, with_key, Answer, FailingStore,
 };
-use event_http::{App, Config};
+use event_runtime::{App, Config};
 use event_store::{MemoryStore, Store, StoreError};
 use lambda_http::http::{header, StatusCode};
 use lambda_http::Request;

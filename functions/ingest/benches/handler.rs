@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use event_core::{normalize_event, parse_body, EventTimestamp};
-use event_http::testing::{app_with, fixed_now, fixture_request};
-use event_http::{AuthConfig, Config};
+use event_runtime::testing::{app_with, fixed_now, fixture_request};
+use event_runtime::{AuthConfig, Config};
 use lambda_http::Request;
 use serde_json::Value;
 

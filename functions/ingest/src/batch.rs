@@ -8,7 +8,8 @@ use event_core::{
     normalize_event, peek_client_id, BatchDeduper, EventError, EventHash, EventTimestamp,
     ParsedEvent,
 };
-use event_http::{ApiError, Ctx, ErrorCode, ErrorDetail, Reply};
+use event_http::{ApiError, ErrorCode, ErrorDetail, Reply};
+use event_runtime::Ctx;
 use event_store::{FailedStatus, FailureReason, Store};
 use futures::StreamExt;
 use lambda_http::http::StatusCode;

@@ -8,8 +8,9 @@ mod single;
 
 use event_core::{parse_body, Body as EventsBody};
 use event_http::{
-    body_bytes, resolve, serve, ApiError, App, ErrorCode, EventStatus, Reply, RequestMeta, Route,
+    body_bytes, resolve, serve, ApiError, ErrorCode, EventStatus, Reply, RequestMeta, Route,
 };
+use event_runtime::App;
 use event_store::Store;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};

@@ -6,7 +6,8 @@ use event_core::limits::MAX_EVENT_BYTES;
 use event_core::{
     peek_client_id, ClientId, EventError, EventHash, EventTimestamp, NormalizedEvent, ParsedEvent,
 };
-use event_http::{Ctx, ErrorCode, ErrorDetail, EventStatus};
+use event_http::{ErrorCode, ErrorDetail, EventStatus};
+use event_runtime::{failure_reason, reason_detail, Ctx};
 use event_store::{
     CommitOutcome, FailedId, FailedRecord, FailedStatus, FailureReason, ProcessedRecord, Store,
     StoreError,
@@ -62,7 +63,7 @@ impl Outcome {
 pub(crate) fn simulate_failure_reason(code: ErrorCode) -> FailureReason {
     FailureReason {
         field: Some("simulateFailure".to_owned()),
-        ..code.into()
+        ..failure_reason(code)
     }
 }
 
@@ -80,7 +81,7 @@ pub(crate) fn storage_failure_reason(error: &StoreError) -> FailureReason {
             tracing::error!("commit failed: unexpected invalid cursor");
         }
     }
-    ErrorCode::StorageFailed.into()
+    failure_reason(ErrorCode::StorageFailed)
 }
 
 /// The longest prefix of `text` of at most `max` bytes that ends on a char boundary.
@@ -127,7 +128,7 @@ pub(crate) async fn keep<S: Store>(
     };
     match ctx.store.put_failed(&record).await {
         Ok(()) => Outcome::Kept {
-            error: ErrorDetail::from(&record.reason),
+            error: reason_detail(&record.reason),
             failed_id,
             retryable: status == FailedStatus::Failed,
         },

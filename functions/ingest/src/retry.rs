@@ -2,7 +2,8 @@
 //! received (its original `received_at`, without the simulated failure).
 
 use event_core::normalize_event;
-use event_http::{ApiError, Ctx, ErrorCode, ErrorDetail, Reply};
+use event_http::{ApiError, ErrorCode, ErrorDetail, Reply};
+use event_runtime::{reason_detail, Ctx};
 use event_store::{CommitOutcome, FailedStatus, ProcessedRecord, Store};
 use serde_json::value::RawValue;
 
@@ -63,7 +64,7 @@ pub(crate) async fn post<S: Store>(
                 tracing::warn!(%error, "failed attempt not recorded");
             }
             Outcome::Kept {
-                error: ErrorDetail::from(&reason),
+                error: reason_detail(&reason),
                 failed_id,
                 retryable: true,
             }

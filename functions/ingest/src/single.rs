@@ -1,7 +1,8 @@
 //! `POST /events` with one event, and the answer shape that retries share.
 
 use event_core::{normalize_event, peek_client_id, EventTimestamp};
-use event_http::{ApiError, Ctx, ErrorCode, Reply};
+use event_http::{ApiError, ErrorCode, Reply};
+use event_runtime::Ctx;
 use event_store::{FailedStatus, Store};
 use serde_json::json;
 use serde_json::value::RawValue;

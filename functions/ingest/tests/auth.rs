@@ -7,9 +7,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use event_http::{App, AuthConfig, Config};
-use event_store::tenancy::ApiKey;
-use event_store::{FailedId, KeyHash, KeyState, MemoryStore, Store, TenantId};
+use event_runtime::api_key::{key_hash, ApiKey};
+use event_runtime::{App, AuthConfig, Config};
+use event_store::{FailedId, KeyState, MemoryStore, Store, TenantId};
 use lambda_http::http::{header, StatusCode};
 use lambda_http::Request;
 use serde_json::Value;
@@ -136,7 +136,7 @@ async fn given_unknown_revoked_or_expired_keys_when_posting_then_each_reads_the_
     });
     let revoked = add_tenant(&app.store, "acme", "acme-*");
     app.store
-        .revoke_key(&tenant("acme"), &KeyHash::of(&revoked))
+        .revoke_key(&tenant("acme"), &key_hash(&revoked))
         .await
         .unwrap();
     let expired = ApiKey::generate().unwrap();
@@ -179,7 +179,7 @@ async fn given_a_key_revoked_while_cached_when_the_cache_time_passes_then_it_is_
         StatusCode::CREATED
     );
     app.store
-        .revoke_key(&tenant("acme"), &KeyHash::of(&key))
+        .revoke_key(&tenant("acme"), &key_hash(&key))
         .await
         .unwrap();
 

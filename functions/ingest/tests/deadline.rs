@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::slow_store::SlowStore;
 use common::*;
-use event_http::App;
+use event_runtime::App;
 use event_store::FailedStatus;
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Context, RequestExt};

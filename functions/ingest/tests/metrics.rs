@@ -24,7 +24,7 @@ const EVENT_METRICS: [&str; 7] = [
 ];
 
 /// `(status, the one EMF line)` of `req` on `app`.
-async fn one_invocation(app: &event_http::App<MemoryStore>, body: &str) -> (Answer, Value) {
+async fn one_invocation(app: &event_runtime::App<MemoryStore>, body: &str) -> (Answer, Value) {
     let (answer, mut lines) = emf_lines(FUNCTION, call(app, post(body))).await;
     assert_eq!(lines.len(), 1, "one EMF line per invocation: {lines:?}");
     (answer, lines.remove(0))
@@ -160,7 +160,7 @@ async fn a_commit_that_fails_is_counted_failed_and_one_that_cannot_be_kept_unava
 #[tokio::test]
 async fn an_event_answered_by_the_deadline_backstop_counts_events_unavailable() {
     // a store that would keep the request 30 s, deadline or not
-    let app = event_http::App::new(
+    let app = event_runtime::App::new(
         common::slow_store::SlowStore::new(std::time::Duration::from_secs(30)),
         config_with_deadline(std::time::Duration::from_millis(200), 16),
     )
@@ -175,9 +175,9 @@ async fn an_event_answered_by_the_deadline_backstop_counts_events_unavailable() 
 
 #[tokio::test]
 async fn a_batch_on_a_store_that_is_down_counts_every_item_unavailable() {
-    let app = event_http::App::new(
+    let app = event_runtime::App::new(
         FailingStore::unavailable(),
-        event_http::testing::test_config(),
+        event_runtime::testing::test_config(),
     )
     .with_clock(fixed_now);
     let body = format!(

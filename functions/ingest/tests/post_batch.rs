@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::slow_store::SlowStore;
 use common::*;
-use event_http::App;
+use event_runtime::App;
 use event_store::{FailedId, FailedStatus, Store};
 use lambda_http::http::StatusCode;
 

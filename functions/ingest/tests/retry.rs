@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use common::*;
 use event_core::EventTimestamp;
-use event_http::App;
+use event_runtime::App;
 use event_store::{FailedStatus, MemoryStore};
 use lambda_http::http::StatusCode;
 

@@ -1,7 +1,8 @@
 //! `GET /events/failed?client_id=&limit=&cursor=` (raw bodies previewed) and
 //! `GET /events/failed/{failed_id}` (the whole raw body).
 
-use event_http::{params, ApiError, Ctx, Query, Reply};
+use event_http::{params, ApiError, Query, Reply};
+use event_runtime::{store_error, Ctx};
 use event_store::{FailedQuery, Store};
 use lambda_http::http::StatusCode;
 
@@ -19,7 +20,11 @@ pub(crate) async fn list<S: Store>(ctx: &Ctx<'_, S>, query: &Query) -> Result<Re
         limit: params::limit(query)?,
         cursor: params::cursor(query),
     };
-    let page = ctx.store.list_failed(&store_query).await?;
+    let page = ctx
+        .store
+        .list_failed(&store_query)
+        .await
+        .map_err(store_error)?;
     let body = PageView {
         items: page.items.iter().map(FailedView::preview).collect(),
         next_cursor: page.next_cursor,

@@ -5,7 +5,8 @@ mod failed;
 mod processed;
 mod views;
 
-use event_http::{resolve, serve, ApiError, App, Query, Reply, RequestMeta, Route};
+use event_http::{resolve, serve, ApiError, Query, Reply, RequestMeta, Route};
+use event_runtime::App;
 use event_store::Store;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};

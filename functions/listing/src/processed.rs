@@ -1,6 +1,7 @@
 //! `GET /events/processed?client_id=&from=&to=&limit=&cursor=`: newest first, paged.
 
-use event_http::{params, ApiError, Ctx, Query, Reply};
+use event_http::{params, ApiError, Query, Reply};
+use event_runtime::{store_error, Ctx};
 use event_store::{ProcessedQuery, Store};
 use lambda_http::http::StatusCode;
 
@@ -20,7 +21,11 @@ pub(crate) async fn list<S: Store>(ctx: &Ctx<'_, S>, query: &Query) -> Result<Re
         limit: params::limit(query)?,
         cursor: params::cursor(query),
     };
-    let page = ctx.store.list_processed(&store_query).await?;
+    let page = ctx
+        .store
+        .list_processed(&store_query)
+        .await
+        .map_err(store_error)?;
     let body = PageView {
         items: page.items.iter().map(ProcessedView::from).collect(),
         next_cursor: page.next_cursor,

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use event_http::App;
+use event_runtime::App;
 use event_store::FailedStatus;
 use lambda_http::http::{header, StatusCode};
 use serde_json::Value;
@@ -153,7 +153,7 @@ async fn given_bad_parameters_when_listed_then_400_with_their_codes() {
 async fn given_storage_unavailable_when_failed_events_are_read_then_503_with_retry_after() {
     let app = App::new(
         FailingStore::unavailable(),
-        event_http::testing::test_config(),
+        event_runtime::testing::test_config(),
     );
     for path in [
         "/events/failed",

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use event_http::App;
+use event_runtime::App;
 use event_store::MemoryStore;
 use lambda_http::http::{header, StatusCode};
 use serde_json::Value;
@@ -285,7 +285,7 @@ async fn given_a_cursor_of_another_query_when_listed_then_400_invalid_cursor() {
 async fn given_storage_unavailable_when_listed_then_503_with_retry_after_and_no_details() {
     let app = App::new(
         FailingStore::unavailable(),
-        event_http::testing::test_config(),
+        event_runtime::testing::test_config(),
     );
 
     let answer = call(&app, get("/events/processed", "")).await;

@@ -32,7 +32,7 @@ fn clients_of(answer: &Answer) -> Vec<String> {
 }
 
 /// Tenants acme (acme-*) and beta (beta-*), three events each; returns their keys.
-async fn two_tenants(app: &event_http::App<MemoryStore>) -> (String, String) {
+async fn two_tenants(app: &event_runtime::App<MemoryStore>) -> (String, String) {
     let acme = add_tenant(&app.store, "acme", "acme-*");
     let beta = add_tenant(&app.store, "beta", "beta-*");
     for hour in 1..=3 {

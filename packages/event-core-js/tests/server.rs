@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use common::cases::{cases, NOW_MS};
 use event_core::EventTimestamp;
 use event_core_js::{normalize_json, received_at, BATCH_NOT_SUPPORTED};
-use event_http::testing::{app, request_from, TEST_KEY};
+use event_runtime::testing::{app, request_from, TEST_KEY};
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use serde::Deserialize;

@@ -18,28 +18,11 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::value::RawValue;
 
 use crate::error::{echo, json_kind};
+use crate::hash::EventHash;
 use crate::limits::{MAX_EVENT_BYTES, MAX_FUTURE_SKEW_SECONDS};
+pub use crate::normalized::NormalizedEvent;
 use crate::timestamp::{self, TimestampError};
-use crate::{Amount, ClientId, EventError, EventHash, EventId, EventTimestamp, Metric, Source};
-
-/// An event after normalization. Serializes to the `event` object of the API's responses
-/// (`amount` as a string, `timestamp` as RFC 3339 UTC, `event_id` only when present).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct NormalizedEvent {
-    pub client_id: ClientId,
-    pub source: Source,
-    pub metric: Metric,
-    pub amount: Amount,
-    pub timestamp: EventTimestamp,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_id: Option<EventId>,
-}
-
-impl NormalizedEvent {
-    pub fn hash(&self) -> EventHash {
-        EventHash::of(self)
-    }
-}
+use crate::{Amount, ClientId, EventError, EventId, EventTimestamp, Metric, Source};
 
 /// A valid event with its identity and the `simulateFailure` flag it carried.
 #[derive(Debug, Clone, PartialEq, Eq)]

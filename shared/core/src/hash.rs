@@ -32,7 +32,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::NormalizedEvent;
+use crate::normalized::NormalizedEvent;
 
 /// The version tag that starts every identity encoding.
 pub const ENCODING_TAG: &[u8] = b"event-hash/v1";
@@ -92,6 +92,14 @@ impl EventHash {
         let mut first = [0u8; 8];
         first.copy_from_slice(&self.0[..8]);
         (u64::from_be_bytes(first) % u64::from(shards.max(1))) as u32
+    }
+}
+
+/// Here rather than in `normalized.rs`, which knows nothing of hashing: `hash` depends on
+/// `normalized`, never the other way round.
+impl NormalizedEvent {
+    pub fn hash(&self) -> EventHash {
+        EventHash::of(self)
     }
 }
 

@@ -12,13 +12,15 @@ pub mod event;
 pub mod fields;
 pub mod hash;
 pub mod limits;
+pub mod normalized;
 pub mod timestamp;
 
 pub use amount::{Amount, AmountSum};
 pub use batch::BatchDeduper;
 pub use body::{parse_body, Body};
 pub use error::{BodyError, EventError};
-pub use event::{normalize_event, peek_client_id, NormalizedEvent, ParsedEvent};
+pub use event::{normalize_event, peek_client_id, ParsedEvent};
 pub use fields::{ClientId, EventId, Metric, Source};
 pub use hash::EventHash;
+pub use normalized::NormalizedEvent;
 pub use timestamp::EventTimestamp;

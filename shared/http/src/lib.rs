@@ -1,10 +1,9 @@
-//! Shared HTTP plumbing for the functions: config, the error body, responses, request
-//! metadata, routing, logging and metrics. The one place where errors become status codes.
+//! `event-http`: HTTP only, for every function (the dashboard included): routing, query
+//! parameters, the error body and the status map, request metadata, responses, the frame
+//! around each request (`serve`), logging and metrics. The one place where errors become
+//! status codes. No AWS SDK and no storage: the store-backed functions' runtime is
+//! `event-runtime`.
 
-pub mod app;
-pub mod auth;
-pub mod aws;
-pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod params;
@@ -17,9 +16,6 @@ pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
-pub use app::{system_now, App, Clock, Ctx};
-pub use auth::{AuthConfig, Caller};
-pub use config::{Config, ConfigError};
 pub use error::{ApiError, ErrorDetail};
 pub use request::{body_bytes, request_id, Query, RequestMeta};
 pub use response::{json_response, RETRY_AFTER_SECONDS};

@@ -1,17 +1,16 @@
 //! Tenants, the client ids they own, and their API keys.
 //!
 //! A tenant owns client ids by exact name or by prefix (`acme-*`; `*` alone owns every
-//! client id, which only a deliberate choice grants). An API key is `eik_` and 43 base64url
-//! characters (32 random bytes); only its SHA-256 is stored, so a leaked table leaks no key.
+//! client id, which only a deliberate choice grants). Of an API key only its SHA-256
+//! (`KeyHash`) is stored, so a leaked table leaks no key; the keys themselves are made and
+//! hashed by `event-runtime`.
 //! Every key of the table starts with the tenant (`T#{tenant}`), so a request that carries
 //! one tenant's key can only ever reach that tenant's items.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use base64::Engine;
 use event_core::ClientId;
-use sha2::{Digest, Sha256};
 
 /// A tenant's name: 1–64 characters of `[A-Za-z0-9._-]` (no `#`, which separates key parts).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -162,62 +161,16 @@ impl fmt::Display for ClientPatterns {
     }
 }
 
-/// The recognizable start of every key.
-pub const KEY_PREFIX: &str = "eik_";
-/// `eik_` + 43 base64url characters.
-pub const KEY_LEN: usize = KEY_PREFIX.len() + 43;
-
-/// A new API key. Shown once at creation; only its hash is stored.
-pub struct ApiKey(String);
-
-impl ApiKey {
-    /// 32 bytes from the operating system's CSPRNG.
-    pub fn generate() -> Result<Self, getrandom::Error> {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes)?;
-        let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-        Ok(ApiKey(format!("{KEY_PREFIX}{text}")))
-    }
-
-    /// A key given as text (a development key kept in a file), if it has the shape of one.
-    pub fn parse(text: &str) -> Option<Self> {
-        looks_like_key(text).then(|| ApiKey(text.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn hash(&self) -> KeyHash {
-        KeyHash::of(&self.0)
-    }
-}
-
-/// Whether `text` has the shape of a key (before any lookup: a malformed one costs nothing).
-pub fn looks_like_key(text: &str) -> bool {
-    text.len() == KEY_LEN
-        && text.starts_with(KEY_PREFIX)
-        && text[KEY_PREFIX.len()..]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// Lowercase hex SHA-256 of a key: what the table stores and lookups use.
+/// An API key's identity in the table: the lowercase hex SHA-256 of the key, what the table
+/// stores and lookups use. Opaque here: keys are made and hashed by `event-runtime`
+/// (`event_runtime::api_key`), so this crate holds no key crypto.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyHash(String);
 
 impl KeyHash {
-    pub fn of(key: &str) -> Self {
-        let digest = Sha256::digest(key.as_bytes());
-        let mut hex = String::with_capacity(64);
-        for byte in digest {
-            hex.push_str(&format!("{byte:02x}"));
-        }
-        KeyHash(hex)
-    }
-
-    /// A stored hash as read back from the table.
-    pub fn from_stored(hex: String) -> Option<Self> {
+    /// 64 hex digits (a hash just computed, or one read back from the table); anything
+    /// else is `None`.
+    pub fn from_hex(hex: String) -> Option<Self> {
         (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(KeyHash(hex))
     }
 
@@ -228,12 +181,6 @@ impl KeyHash {
     /// The short id a key is listed and revoked by (the hash's first 12 characters).
     pub fn id(&self) -> &str {
         &self.0[..12]
-    }
-
-    /// Equal in time independent of where the two differ.
-    pub fn ct_eq(&self, other: &KeyHash) -> bool {
-        use subtle::ConstantTimeEq;
-        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
     }
 }
 
@@ -306,25 +253,13 @@ mod tests {
     }
 
     #[test]
-    fn generated_keys_have_the_shape_and_distinct_hashes() {
-        let a = ApiKey::generate().unwrap();
-        let b = ApiKey::generate().unwrap();
-        assert!(looks_like_key(a.as_str()), "{}", a.as_str());
-        assert_ne!(a.as_str(), b.as_str());
-        assert_ne!(a.hash(), b.hash());
-        assert!(a.hash().ct_eq(&KeyHash::of(a.as_str())));
-        assert!(!a.hash().ct_eq(&b.hash()));
-        assert_eq!(a.hash().id().len(), 12);
-    }
-
-    #[test]
-    fn malformed_keys_are_recognized_before_any_lookup() {
-        let key = ApiKey::generate().unwrap();
-        let key = key.as_str();
-        assert!(!looks_like_key(&format!(" {key}")));
-        assert!(!looks_like_key(&key[..KEY_LEN - 1]));
-        assert!(!looks_like_key(&key.replace("eik_", "eak_")));
-        assert!(!looks_like_key(&format!("{}!", &key[..KEY_LEN - 1])));
+    fn a_key_hash_is_64_hex_digits() {
+        let hex = "0123456789abcdef".repeat(4);
+        let hash = KeyHash::from_hex(hex.clone()).unwrap();
+        assert_eq!(hash.as_str(), hex);
+        assert_eq!(hash.id(), "0123456789ab");
+        assert!(KeyHash::from_hex(hex[1..].to_owned()).is_none());
+        assert!(KeyHash::from_hex(hex.replace('a', "g")).is_none());
     }
 
     #[test]

@@ -6,7 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use event_store::{DynamoStore, KeyHash, Store, TenantId};
+use event_runtime::api_key::key_hash;
+use event_store::{DynamoStore, Store, TenantId};
 use integration_tests::{dynamo_client, new_tenant, stack_store_config};
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -30,7 +31,7 @@ async fn main() {
     let table = config.table_name.clone();
     let store = DynamoStore::new(client.clone(), config);
     let (tenant, key) = new_tenant("bench", "bench-*").await;
-    let (tenant, hash) = (TenantId::parse(&tenant).unwrap(), KeyHash::of(&key));
+    let (tenant, hash) = (TenantId::parse(&tenant).unwrap(), key_hash(&key));
 
     let (mut lookups, mut bare) = (Vec::new(), Vec::new());
     for _ in 0..runs {

@@ -62,9 +62,7 @@ impl ProxiedFunctions {
         .chain(settings.iter().cloned())
         .collect();
         let mut watch = Watch::spawn(name, &proxy.endpoint(), &["TENANT"], &settings, |cmd| {
-            // respawn.py answers a killed process's invocation (the crash test counts on it)
-            cmd.env("RESPAWN_PROXY", "1")
-                .args(["--concurrency", &concurrency.max(1).to_string()]);
+            cmd.args(["--concurrency", &concurrency.max(1).to_string()]);
         });
         let probes = [
             (reqwest::Method::GET, "/aggregates"),

@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::config::{Credentials, Region};
-use event_store::tenancy::ApiKey;
+use event_runtime::ApiKey;
 use event_store::{ClientPatterns, DynamoStore, KeyState, Store, StoreConfig, TenantId};
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -150,8 +150,11 @@ fn harness_key() -> &'static str {
     })
 }
 
-/// Requests in flight across all tests of one binary; well below the local emulator's queue.
-const MAX_IN_FLIGHT: usize = 32;
+/// Requests in flight across all tests of one binary: `cargo lambda watch` 1.9.2 queues at
+/// most 100 requests per function and stops answering altogether when that queue is full (it
+/// awaits the full queue while holding the lock every poll needs), so the tests keep well
+/// below that.
+static IN_FLIGHT: Semaphore = Semaphore::const_new(32);
 
 /// A client of the service under test. Create one per test: each test has its own runtime.
 pub struct Api {
@@ -215,21 +218,6 @@ impl Api {
         self.post_raw(path, body.to_string()).await
     }
 
-    /// A POST of events, sent again when the local emulator itself lost the answer (see
-    /// `is_emulator_failure`): resending events is safe by design — what landed the first
-    /// time is a duplicate the second — so a test asserts on the counts afterwards.
-    pub async fn post_resending(&self, path: &str, body: &Value) -> Reply {
-        let mut reply = self.post(path, body).await;
-        for _ in 0..4 {
-            if !is_emulator_failure(&reply) {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            reply = self.post(path, body).await;
-        }
-        reply
-    }
-
     /// Only the status of `method path` (the body may not be the service's: an unknown
     /// method never reaches a function).
     pub async fn status_of(&self, method: reqwest::Method, path: &str) -> StatusCode {
@@ -240,26 +228,31 @@ impl Api {
             .status()
     }
 
-    /// A GET, sent again when the local emulator itself failed (see `is_emulator_failure`):
-    /// reads are idempotent, so this hides nothing the service did.
     pub async fn get(&self, path_and_query: &str) -> Reply {
-        let get = || self.request(reqwest::Method::GET, path_and_query);
-        let mut reply = Self::send(get()).await;
-        for _ in 0..4 {
-            if !is_emulator_failure(&reply) {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            reply = Self::send(get()).await;
+        Self::send(self.request(reqwest::Method::GET, path_and_query)).await
+    }
+
+    /// One request answered as it came: the status and the body's bytes, or the transport
+    /// error (no JSON parsing: a test that checks answers are whole looks at the bytes).
+    pub async fn fetch(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<(StatusCode, Vec<u8>), reqwest::Error> {
+        let _permit = IN_FLIGHT.acquire().await.expect("semaphore never closes");
+        let mut request = self.request(method, path);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body);
         }
-        reply
+        let response = request.send().await?;
+        let status = response.status();
+        Ok((status, response.bytes().await?.to_vec()))
     }
 
     async fn send(request: reqwest::RequestBuilder) -> Reply {
-        // `cargo lambda watch` 1.9.2 queues at most 100 requests per function and stops
-        // answering altogether when that queue is full (it awaits the full queue while holding
-        // the lock every poll needs), so the tests keep fewer than that in flight.
-        static IN_FLIGHT: Semaphore = Semaphore::const_new(MAX_IN_FLIGHT);
         let _permit = IN_FLIGHT.acquire().await.expect("semaphore never closes");
         let response = request.send().await.expect("request reaches the service");
         let status = response.status();
@@ -283,17 +276,11 @@ impl Api {
     }
 }
 
-/// `cargo lambda watch` 1.9.2 answers the function's response POST before it has read the
-/// body, and under concurrent load a response above ~16 KB is sometimes cut off; the
-/// emulator then answers its own 500 problem document instead of the function's response.
-/// The service's own errors always carry `{"error": …}`.
-fn is_emulator_failure(reply: &Reply) -> bool {
-    is_emulator_500(reply.status.as_u16(), &reply.body)
-}
-
 /// The local emulator's own 500, a problem document (`{"type":"https://httpstatuses.com/500",
-/// …}`) that the service never answers (its errors carry `{"error": …}`). The one place that
-/// recognises it, so every test that meets it can say so.
+/// …}`) that the service never answers (its errors carry `{"error": …}`): `cargo lambda
+/// watch` answers it when it loses a function's answer (scripts/devstack/respawn.py prevents
+/// that; `tests/large_answers.rs` proves it). The one place that recognises it, so a test
+/// that meets it can say so; nothing resends on it.
 pub fn is_emulator_500(status: u16, body: &Value) -> bool {
     status == 500
         && body.get("error").is_none()

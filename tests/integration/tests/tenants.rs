@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use event_store::{DynamoStore, KeyHash, Store, TenantId};
+use event_runtime::api_key::key_hash;
+use event_store::{DynamoStore, Store, TenantId};
 use integration_tests::{
     assert_error, dynamo_client, encode, new_tenant, stack_setting, stack_store_config,
     unique_client, Api, StatusCode,
@@ -202,7 +203,7 @@ async fn a_revoked_key_is_refused_after_the_cache_time() {
 
     let store = DynamoStore::new(dynamo_client().await, stack_store_config());
     let revoked = store
-        .revoke_key(&TenantId::parse(&t.name).unwrap(), &KeyHash::of(&t.key))
+        .revoke_key(&TenantId::parse(&t.name).unwrap(), &key_hash(&t.key))
         .await
         .unwrap();
     assert!(revoked);

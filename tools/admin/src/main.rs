@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
-use event_store::tenancy::ApiKey;
+use event_runtime::ApiKey;
 use event_store::{ClientPatterns, DynamoStore, KeyState, Store, StoreConfig, TenantId};
 
 #[derive(Parser)]
@@ -116,7 +116,10 @@ fn time_text(seconds: i64) -> String {
 
 async fn run(cli: Cli) -> Result<(), String> {
     let config = StoreConfig::from_env().map_err(|e| e.to_string())?;
-    let sdk = aws_config::load_from_env().await;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(event_runtime::aws::https_client())
+        .load()
+        .await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config);
     let failed = |e: event_store::StoreError| e.to_string();
     match cli.command {

@@ -1,13 +1,13 @@
 //! Test helpers of `ingest`: its fixture requests (API Gateway REST v1 and HTTP API v2 events)
-//! and calls; the rest comes from `event_http::testing`.
+//! and calls; the rest comes from `event_runtime::testing`.
 #![allow(dead_code)]
 
 pub mod slow_store;
 
 use std::time::Duration;
 
-pub use event_http::testing::*;
-use event_http::{App, Config};
+pub use event_runtime::testing::*;
+use event_runtime::{App, Config};
 use event_store::{FailedId, FailedRecord, Store};
 use lambda_http::Request;
 use serde_json::Value;

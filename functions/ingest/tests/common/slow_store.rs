@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use event_http::testing::memory_store;
+use event_runtime::testing::memory_store;
 use event_store::{
     AggregateQuery, AggregateTotals, ClientPatterns, CommitOutcome, FailedId, FailedQuery,
     FailedRecord, HourBucket, HourlyQuery, KeyHash, KeyState, MemoryStore, Page, ProcessedQuery,

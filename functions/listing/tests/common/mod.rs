@@ -1,10 +1,10 @@
 //! Test helpers of `listing`: its fixture requests, calls and seeded records; the rest comes
-//! from `event_http::testing`.
+//! from `event_runtime::testing`.
 #![allow(dead_code)]
 
 use event_core::ClientId;
-pub use event_http::testing::*;
-use event_http::App;
+pub use event_runtime::testing::*;
+use event_runtime::App;
 use event_store::{FailedRecord, FailedStatus, FailureReason, MemoryStore, Store};
 use lambda_http::Request;
 use serde_json::Value;

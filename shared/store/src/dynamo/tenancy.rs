@@ -70,7 +70,7 @@ fn tenant_of_item(id: &TenantId, item: &Item) -> Result<Tenant, StoreError> {
     let mut keys = BTreeMap::new();
     if let Some(AttributeValue::M(map)) = item.get("keys") {
         for (hash, state) in map {
-            let hash = KeyHash::from_stored(hash.clone()).ok_or_else(|| corrupt("key hash"))?;
+            let hash = KeyHash::from_hex(hash.clone()).ok_or_else(|| corrupt("key hash"))?;
             keys.insert(hash, key_state_of(state)?);
         }
     }

@@ -5,25 +5,23 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use event_core::EventTimestamp;
-use event_store::{ClientPatterns, FailedId, FailedRecord, Store, TenantId};
+use event_http::{ApiError, ErrorCode};
+use event_store::{FailedId, FailedRecord, Store, TenantId};
 use lambda_http::{Request, RequestExt};
 
-use crate::auth::{authenticate, Caller, KeyCache};
-use crate::{ApiError, Config, ErrorCode};
-
-/// "Now", injected: the core never reads the clock, and tests pin it.
-pub type Clock = fn() -> EventTimestamp;
+use crate::auth::Authenticator;
+use crate::caller::Caller;
+use crate::clock::{system_now, Clock};
+use crate::config::Config;
+use crate::failure::store_error;
 
 /// The state built once at cold start and shared by every request.
 pub struct App<S> {
     pub store: S,
     pub config: Config,
     pub clock: Clock,
-    /// API keys read recently.
-    pub(crate) keys: KeyCache,
-    /// The caller of every request when authentication is off: the `TENANT` setting's
-    /// tenant, owning every client id.
-    pub(crate) anonymous: Arc<Caller>,
+    /// API keys read recently, and the caller when authentication is off.
+    auth: Authenticator,
 }
 
 impl<S> App<S> {
@@ -33,11 +31,7 @@ impl<S> App<S> {
             store,
             config,
             clock: system_now,
-            keys: KeyCache::default(),
-            anonymous: Arc::new(Caller {
-                tenant,
-                clients: ClientPatterns::all(),
-            }),
+            auth: Authenticator::new(tenant),
         }
     }
 
@@ -51,19 +45,16 @@ impl<S> App<S> {
     }
 }
 
-/// Names of query parameters that look like an API key sent in the URL.
-const KEY_PARAMS: [&str; 4] = ["api_key", "apikey", "x-api-key", "key"];
-
 impl<S: Store> App<S> {
     /// The request's caller, and the store scoped to its tenant and its deadline; 401
     /// without a usable key.
     pub async fn authorize(&self, req: &Request) -> Result<Ctx<'_, S>, ApiError> {
         let started = Instant::now();
         let deadline = started + self.time_for(req);
-        let query = req.query_string_parameters_ref();
-        let query_has_key =
-            query.is_some_and(|q| KEY_PARAMS.iter().any(|name| q.first(name).is_some()));
-        let caller = authenticate(self, deadline, req.headers(), query_has_key).await?;
+        let caller = self
+            .auth
+            .caller(req, &self.config.auth, &self.store, deadline, self.clock)
+            .await?;
         let span = tracing::Span::current();
         span.record("tenant", caller.tenant.as_str());
         Ok(Ctx {
@@ -140,7 +131,8 @@ impl<S: Store> Ctx<'_, S> {
         let record = self
             .store
             .get_failed(&FailedId(id.to_owned()))
-            .await?
+            .await
+            .map_err(store_error)?
             .ok_or_else(|| {
                 ApiError::with_message(
                     ErrorCode::NotFound,
@@ -152,13 +144,4 @@ impl<S: Store> Ctx<'_, S> {
         }
         Ok(record)
     }
-}
-
-/// The system clock as an `EventTimestamp` (a clock before 1970 reads as 1970).
-pub fn system_now() -> EventTimestamp {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    EventTimestamp::from_unix_nanos(nanos).unwrap_or(EventTimestamp::MIN)
 }

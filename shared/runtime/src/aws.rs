@@ -5,13 +5,15 @@ use std::convert::Infallible;
 use std::future::Future;
 
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
 use aws_smithy_http_client::tls;
+use event_http::telemetry::init_tracing;
 use event_store::{DynamoStore, StoreConfig};
 use lambda_http::{service_fn, Body, Request, Response};
 
-use crate::telemetry::init_tracing;
-use crate::{App, Config};
+use crate::app::App;
+use crate::config::Config;
 
 /// How many DynamoDB requests one invocation of a function sends at once, so that its cold
 /// start opens that many connections and its first invocation opens none.
@@ -44,7 +46,7 @@ where
     Fut: Future<Output = Response<Body>> + Send,
 {
     init_tracing();
-    crate::metrics::init();
+    event_http::metrics::init();
     let config = Config::from_env()?;
     if !config.auth.enabled {
         tracing::warn!(
@@ -93,23 +95,27 @@ pub fn dynamodb_config(
     let region = get("AWS_REGION")
         .or_else(|| get("AWS_DEFAULT_REGION"))
         .ok_or("AWS_REGION is not set: the region of the DynamoDB table")?;
-    // rustls over ring rather than the SDK's default aws-lc: the same TLS to DynamoDB in a
-    // smaller binary with a sooner first handshake (measured in BENCHMARKS.md, "Cold start,
-    // part 2").
-    let https = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
     let mut sdk = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region))
         .credentials_provider(EnvironmentVariableCredentialsProvider::new())
-        .http_client(https);
+        .http_client(https_client());
     if let Some(endpoint) = endpoint_url(get) {
         sdk = sdk.endpoint_url(endpoint);
     }
     Ok(sdk.build())
+}
+
+/// The HTTPS client of every AWS call here and of tools/admin: rustls over ring rather than
+/// the SDK's default aws-lc, the same TLS to DynamoDB in a smaller binary with a sooner first
+/// handshake (measured in BENCHMARKS.md, "Cold start, part 2"), and no aws-lc C library to
+/// compile before a first `make dev` can register its key.
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
 }
 
 /// `AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL` (none: DynamoDB's own for the region).

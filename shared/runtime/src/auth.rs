@@ -1,25 +1,30 @@
 //! Who is calling: the API key of a request (`x-api-key`, or `Authorization: Bearer`) turned
 //! into its tenant and the client ids that tenant owns, with a short cache in the warm
-//! function so most requests pay no DynamoDB read for it.
+//! function (`key_cache`) so most requests pay no DynamoDB read for it. The app owns an
+//! `Authenticator` and hands it what it needs per request; this module knows no app.
 //!
 //! Every refusal is a 401 `unauthorized` whose sentence says what to fix in the request,
 //! never whether a key exists: an unknown, a revoked and an expired key read the same.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use event_core::ClientId;
-use event_store::tenancy::looks_like_key;
+use event_http::{ApiError, ErrorCode};
 use event_store::{ClientPatterns, KeyHash, Store, TenantId};
 use lambda_http::http::{header, HeaderMap};
+use lambda_http::{Request, RequestExt};
 
-use crate::{ApiError, App, ErrorCode};
+use crate::api_key::{key_hash, looks_like_key, same_hash};
+use crate::caller::Caller;
+use crate::clock::Clock;
+use crate::failure::store_error;
+use crate::key_cache::{Grant, KeyCache, Resolved};
 
 /// Longer header values are not keys; refused before any work.
 const MAX_HEADER_LEN: usize = 256;
-/// Keys remembered at most; past this the cache starts over (random keys cannot grow it).
-const MAX_CACHED_KEYS: usize = 10_000;
+
+/// Names of query parameters that look like an API key sent in the URL.
+const KEY_PARAMS: [&str; 4] = ["api_key", "apikey", "x-api-key", "key"];
 
 /// Authentication settings (`AUTH`, `AUTH_CACHE_SECONDS`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,75 +46,73 @@ impl Default for AuthConfig {
     }
 }
 
-/// The tenant a request acts for, and the client ids it may touch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub tenant: TenantId,
-    pub clients: ClientPatterns,
+/// What authentication keeps between requests of a warm function: the keys read recently,
+/// and the caller of every request when authentication is off. The app owns one and hands
+/// it the rest (settings, store, clock) per request, so this module needs nothing of the app.
+pub struct Authenticator {
+    keys: KeyCache,
+    /// The caller of every request when authentication is off: the `TENANT` setting's
+    /// tenant, owning every client id.
+    anonymous: Arc<Caller>,
 }
 
-impl Caller {
-    /// 403 `client_not_allowed` unless the tenant owns `client`.
-    pub fn check_client(&self, client: &ClientId) -> Result<(), ApiError> {
-        if self.clients.owns(client) {
-            Ok(())
-        } else {
-            Err(client_not_allowed(client))
+impl Authenticator {
+    /// `tenant`: whom requests act for when authentication is off.
+    pub fn new(tenant: TenantId) -> Self {
+        Authenticator {
+            keys: KeyCache::default(),
+            anonymous: Arc::new(Caller {
+                tenant,
+                clients: ClientPatterns::all(),
+            }),
         }
     }
-}
 
-/// The error of a client id the caller's tenant does not own.
-pub fn client_not_allowed(client: &ClientId) -> ApiError {
-    ApiError::Code {
-        code: ErrorCode::ClientNotAllowed,
-        field: Some("client_id"),
-        message: Some(format!(
-            "This API key's tenant does not own client_id {:?}.",
-            client.as_str()
-        )),
-    }
-}
-
-/// What one key resolved to when it was read: `None` for a key that is not usable.
-#[derive(Clone)]
-struct Resolved {
-    read_at: Instant,
-    grant: Option<Arc<Grant>>,
-}
-
-struct Grant {
-    caller: Arc<Caller>,
-    /// Unix seconds; checked on every request, so an expiry is exact even while cached.
-    expires_at: Option<i64>,
-    revoked: bool,
-}
-
-/// Keys read recently, by hash (never the key itself).
-#[derive(Default)]
-pub struct KeyCache {
-    entries: Mutex<HashMap<KeyHash, Resolved>>,
-}
-
-impl KeyCache {
-    fn get(&self, hash: &KeyHash, ttl: Duration) -> Option<Resolved> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(hash)
-            .filter(|entry| entry.read_at.elapsed() < ttl)
-            .cloned()
-    }
-
-    fn put(&self, hash: KeyHash, resolved: Resolved, ttl: Duration) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_CACHED_KEYS {
-            entries.retain(|_, entry| entry.read_at.elapsed() < ttl);
-            if entries.len() >= MAX_CACHED_KEYS {
-                entries.clear();
+    /// The caller of `req`: its tenant and clients, from its key (or the configured tenant
+    /// when authentication is off). A key not in the cache is read from `store`, giving up
+    /// at `deadline`; `clock` says whether the key has expired.
+    pub async fn caller<S: Store>(
+        &self,
+        req: &Request,
+        auth: &AuthConfig,
+        store: &S,
+        deadline: Instant,
+        clock: Clock,
+    ) -> Result<Arc<Caller>, ApiError> {
+        if !auth.enabled {
+            return Ok(Arc::clone(&self.anonymous));
+        }
+        let key = key_of(req.headers(), key_in_url(req))?;
+        let hash = key_hash(key);
+        let resolved = match self.keys.get(&hash, auth.cache_ttl) {
+            Some(resolved) => resolved,
+            None => {
+                let resolved = Resolved {
+                    read_at: Instant::now(),
+                    grant: read_grant(&store.until(deadline), &hash).await?,
+                };
+                if !auth.cache_ttl.is_zero() {
+                    self.keys.put(hash, resolved.clone(), auth.cache_ttl);
+                }
+                resolved
             }
+        };
+        let now = clock().unix_nanos() / 1_000_000_000;
+        match resolved.grant {
+            Some(grant)
+                if !grant.revoked && grant.expires_at.is_none_or(|expires| now < expires) =>
+            {
+                Ok(Arc::clone(&grant.caller))
+            }
+            _ => Err(unauthorized("The API key is not valid.")),
         }
-        entries.insert(hash, resolved);
     }
+}
+
+/// Whether the query string has a parameter named like an API key (refused: URLs are logged).
+fn key_in_url(req: &Request) -> bool {
+    let query = req.query_string_parameters_ref();
+    query.is_some_and(|q| KEY_PARAMS.iter().any(|name| q.first(name).is_some()))
 }
 
 fn unauthorized(message: &str) -> ApiError {
@@ -181,55 +184,19 @@ pub fn key_of(headers: &HeaderMap, query_has_key: bool) -> Result<&str, ApiError
     Ok(key)
 }
 
-/// The caller of a request: its tenant and clients, from its key (or the configured tenant
-/// when authentication is off).
-pub async fn authenticate<S: Store>(
-    app: &App<S>,
-    deadline: Instant,
-    headers: &HeaderMap,
-    query_has_key: bool,
-) -> Result<Arc<Caller>, ApiError> {
-    let auth = &app.config.auth;
-    if !auth.enabled {
-        return Ok(Arc::clone(&app.anonymous));
-    }
-    let key = key_of(headers, query_has_key)?;
-    let hash = KeyHash::of(key);
-    let resolved = match app.keys.get(&hash, auth.cache_ttl) {
-        Some(resolved) => resolved,
-        None => {
-            let resolved = Resolved {
-                read_at: Instant::now(),
-                grant: read_grant(&app.store.until(deadline), &hash).await?,
-            };
-            if !auth.cache_ttl.is_zero() {
-                app.keys.put(hash, resolved.clone(), auth.cache_ttl);
-            }
-            resolved
-        }
-    };
-    let now = app.now().unix_nanos() / 1_000_000_000;
-    match resolved.grant {
-        Some(grant) if !grant.revoked && grant.expires_at.is_none_or(|expires| now < expires) => {
-            Ok(Arc::clone(&grant.caller))
-        }
-        _ => Err(unauthorized("The API key is not valid.")),
-    }
-}
-
 /// The key's tenant and state from the table (two reads; the caller caches the answer).
 async fn read_grant<S: Store>(store: &S, hash: &KeyHash) -> Result<Option<Arc<Grant>>, ApiError> {
-    let Some(tenant_id) = store.tenant_of_key(hash).await? else {
+    let Some(tenant_id) = store.tenant_of_key(hash).await.map_err(store_error)? else {
         return Ok(None);
     };
-    let Some(tenant) = store.get_tenant(&tenant_id).await? else {
+    let Some(tenant) = store.get_tenant(&tenant_id).await.map_err(store_error)? else {
         return Ok(None);
     };
     // The tenant lists its keys by hash; compare without an early exit on the first byte.
     let Some(state) = tenant
         .keys
         .iter()
-        .find(|(stored, _)| stored.ct_eq(hash))
+        .find(|(stored, _)| same_hash(stored, hash))
         .map(|(_, state)| state)
     else {
         return Ok(None);

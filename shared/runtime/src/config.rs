@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use event_store::StoreConfig;
 
-use crate::AuthConfig;
+use crate::auth::AuthConfig;
 
 /// Everything a function is told by its deployment. Built once per cold start: a bad
 /// setting stops the function before it answers anything, rather than on some request.
