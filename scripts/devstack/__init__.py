@@ -13,4 +13,9 @@
     watcher     cargo lambda watch: start, stop, wait for the functions
     stack       both together: up, down, status, run (make dev), with (scripts/stack.py with)
     cli         the command line (scripts/stack.py)
+
+and two scripts the watcher runs: front.py on the API port (at most WATCH_MAX_IN_FLIGHT
+requests reach the watcher at once: past 100 waiting for one function it would hang) and
+respawn.py around each function process (replaces one that dies; hands each answer over on a
+connection of its own).
 """

@@ -23,7 +23,8 @@ USAGE = """scripts/stack.py COMMAND
 
 Settings: LOCALSTACK_PORT (4566), API_PORT (9000): a default port that another program holds
 is replaced by a free one, a port you set must be free; WATCH_CONCURRENCY (3 instances per
-function); WATCH_RELOAD (1: rebuild and restart the functions on code changes; default on for
+function); WATCH_MAX_IN_FLIGHT (64 requests let through to the functions at once, the rest wait;
+0: none held); WATCH_RELOAD (1: rebuild and restart the functions on code changes; default on for
 `run`, off for `up`; `with` never reloads); START_TIMEOUT (120 s for LocalStack), STOP_TIMEOUT
 (20 s), WATCH_TIMEOUT (900 s for the functions to compile); KEEP_LOCALSTACK=1 (down: only the
 functions); more in localstack/README.md.

@@ -14,7 +14,9 @@ def ensure():
     """The development key, registered in the stack's table. Returns it."""
     env = dict(os.environ, **read_env_file(STACK_ENV))
     done = subprocess.run(
-        ["cargo", "run", "-q", "-p", "admin", "--", "key", "dev", str(KEY_FILE)],
+        # no AWS profile providers (SSO): LocalStack needs none, and without them the build
+        # reuses the functions' compiled AWS crates
+        ["cargo", "run", "-q", "-p", "admin", "--no-default-features", "--", "key", "dev", str(KEY_FILE)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     if done.returncode != 0:
         raise Fail("could not register the development API key (cargo run -p admin -- key dev)")

@@ -8,6 +8,7 @@ import platform
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -44,8 +45,9 @@ def http_status(method, url, timeout):
 
 
 def router_answers(record):
-    # a path no function serves: the router answers 404 itself and starts no function
-    return http_status("GET", base_url(record["port"]) + "/_stack/ping", timeout=2) is not None
+    # a path no function serves: the router answers 404 itself and starts no function (502:
+    # front.py answers, the watcher behind it does not yet)
+    return http_status("GET", base_url(record["port"]) + "/_stack/ping", timeout=2) not in (None, 502)
 
 
 def status():
@@ -65,6 +67,7 @@ def env_digest():
 
 
 RESPAWN = ROOT / "scripts" / "devstack" / "respawn.py"
+FRONT = ROOT / "scripts" / "devstack" / "front.py"
 
 
 def respawn_runner():
@@ -89,10 +92,15 @@ def make_view():
 
 def start(port, reload):
     concurrency = int(number_setting("WATCH_CONCURRENCY", 3))
+    # front.py on the API port holds what the watcher's 100-request queues could not (0: none)
+    max_in_flight = int(number_setting("WATCH_MAX_IN_FLIGHT", 64))
+    watch_port = ports.any_free() if max_in_flight else port
     argv = [str(TOOLS_BIN / "cargo-lambda"), "lambda", "watch", "--manifest-path", str(ROOT / "Cargo.toml"),
-            "-A", "127.0.0.1", "-P", str(port), "--concurrency", str(concurrency), "--env-file", str(STACK_ENV)]
+            "-A", "127.0.0.1", "-P", str(watch_port), "--concurrency", str(concurrency), "--env-file", str(STACK_ENV)]
     if not reload:
         argv.append("--ignore-changes")
+    if max_in_flight:
+        argv = [sys.executable, str(FRONT), str(port), str(watch_port), str(max_in_flight), "--", *argv]
     env = dict(os.environ, PATH=f"{TOOLS_BIN}:{os.environ['PATH']}", CARGO_LAMBDA_IGNORE_FILE=str(IGNORE_FILE),
                **respawn_runner())
     LOG.write_bytes(b"")
@@ -101,7 +109,8 @@ def start(port, reload):
                           stack_env=env_digest())
     write_env_file(API_ENV, {"BASE_URL": base_url(port)})
     log("functions", f"cargo lambda watch on {base_url(port)} (pid {record['pid']}, reload "
-                     f"{'on' if reload else 'off'}, {concurrency} instances per function; log: {LOG})")
+                     f"{'on' if reload else 'off'}, {concurrency} instances per function"
+                     f"{f', at most {max_in_flight} requests in flight' if max_in_flight else ''}; log: {LOG})")
     return record
 
 
