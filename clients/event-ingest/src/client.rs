@@ -2,7 +2,10 @@
 //! statuses in the answers, and the retry rules of `retry` applied to every request.
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::StatusCode;
@@ -139,17 +142,22 @@ impl ClientBuilder {
             base,
             api_key: self.api_key,
             policy: self.policy,
+            paused_until: Arc::default(),
         })
     }
 }
 
-/// A client of one deployment, with one API key. Cheap to clone.
+/// A client of one deployment, with one API key. Cheap to clone; clones share the pause a
+/// `Retry-After` asks for.
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     base: String,
     api_key: String,
     policy: RetryPolicy,
+    /// No request starts before this: a 429/503 with `Retry-After` speaks for the whole
+    /// server, not just for the request it answered.
+    paused_until: Arc<Mutex<Option<Instant>>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -353,10 +361,14 @@ impl Client {
         let mut attempts = 0;
         loop {
             attempts += 1;
+            self.wait_for_pause().await;
             let error = match attempt().await {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
+            if let Some(wait) = error.retry_after() {
+                self.pause_for(wait);
+            }
             match self.policy.decide(attempts, &error, fastrand::f64()) {
                 Decision::GiveUp => return Err(error),
                 Decision::RetryAfter(wait) => {
@@ -365,6 +377,25 @@ impl Client {
                     tokio::time::sleep(wait).await;
                 }
             }
+        }
+    }
+
+    /// Sleep until the pause a `Retry-After` asked for is over.
+    async fn wait_for_pause(&self) {
+        loop {
+            let until = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+            match until {
+                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
+                _ => return,
+            }
+        }
+    }
+
+    fn pause_for(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        if paused.is_none_or(|current| current < until) {
+            *paused = Some(until);
         }
     }
 
