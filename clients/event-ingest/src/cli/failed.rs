@@ -195,6 +195,9 @@ pub async fn replay(args: FailedReplayArgs, client: Client) -> u8 {
     }
     if let Some(error) = &error {
         eprintln!("event-ingest: {error}");
+        if matches!(error, ApiError::Refused { status: 404, .. }) {
+            eprintln!("event-ingest: this deployment has no POST /events/failed/retry (a newer route); retry one record with POST /events/failed/{{failed_id}}/retry, or deploy a newer version");
+        }
         return exit_for(error);
     }
     if timed_out {
