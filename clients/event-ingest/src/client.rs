@@ -403,7 +403,7 @@ impl Client {
         &self,
         method: reqwest::Method,
         path_and_query: &str,
-        body: Option<Vec<u8>>,
+        body: Option<bytes::Bytes>,
     ) -> Result<Answer, ApiError> {
         let mut request = self
             .http
@@ -443,7 +443,7 @@ impl Client {
     /// item, in order.
     pub async fn post_batch_once(
         &self,
-        body: Vec<u8>,
+        body: bytes::Bytes,
         items: usize,
     ) -> Result<Vec<Outcome>, ApiError> {
         let answer = self
@@ -492,6 +492,7 @@ impl Client {
             body.extend_from_slice(event.get().as_bytes());
         }
         body.extend_from_slice(b"]}");
+        let body = bytes::Bytes::from(body);
         self.with_retries(
             || self.post_batch_once(body.clone(), events.len()),
             &NoObserver,
@@ -507,7 +508,7 @@ impl Client {
                     .request(
                         reqwest::Method::POST,
                         "/events",
-                        Some(event.get().as_bytes().to_vec()),
+                        Some(bytes::Bytes::copy_from_slice(event.get().as_bytes())),
                     )
                     .await?;
                 single_outcome(answer)
@@ -535,7 +536,8 @@ impl Client {
         &self,
         selection: &ReplaySelection,
     ) -> Result<ReplayPage, ApiError> {
-        let body = serde_json::to_vec(selection).expect("a selection serializes");
+        let body =
+            bytes::Bytes::from(serde_json::to_vec(selection).expect("a selection serializes"));
         let answer = self
             .request(reqwest::Method::POST, "/events/failed/retry", Some(body))
             .await?;

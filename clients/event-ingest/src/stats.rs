@@ -44,6 +44,13 @@ pub struct Snapshot {
     pub events_sent: u64,
 }
 
+impl Snapshot {
+    /// Records settled by this run: answered for good by the server, or rejected here.
+    pub fn settled(&self) -> u64 {
+        self.processed + self.duplicate + self.failed + self.rejected
+    }
+}
+
 impl Stats {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);

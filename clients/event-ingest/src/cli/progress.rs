@@ -14,7 +14,7 @@ pub struct Progress {
 }
 
 fn counts(s: &Snapshot, started: Instant) -> String {
-    let rate = s.records_read as f64 / started.elapsed().as_secs_f64().max(0.001);
+    let rate = s.settled() as f64 / started.elapsed().as_secs_f64().max(0.001);
     format!(
         "{rate:.0} events/s  processed {}  duplicate {}  rejected {}  failed {}",
         s.processed, s.duplicate, s.rejected, s.failed

@@ -123,6 +123,11 @@ pub fn exit_status(summary: &RunSummary) -> u8 {
     }
 }
 
+/// Records this run handled itself (read, less those acknowledged by an earlier run).
+fn records_this_run(summary: &RunSummary) -> u64 {
+    summary.records_read - summary.skipped_acknowledged
+}
+
 fn report_json(summary: &RunSummary, inputs: &[InputSpec], dry_run: bool) -> serde_json::Value {
     let elapsed = summary.elapsed.as_secs_f64();
     json!({
@@ -141,7 +146,7 @@ fn report_json(summary: &RunSummary, inputs: &[InputSpec], dry_run: bool) -> ser
         "records_read": summary.records_read,
         "skipped_acknowledged": summary.skipped_acknowledged,
         "events_sent": summary.events_sent,
-        "events_per_s": (summary.records_read as f64 / elapsed.max(0.001)).round(),
+        "events_per_s": (records_this_run(summary) as f64 / elapsed.max(0.001)).round(),
         "duplicates_in_input": summary.duplicates_in_input,
         "retried_failed": summary.retried_failed,
         "rejects_files": inputs.iter().map(|s| s.rejects.display().to_string()).collect::<Vec<_>>(),
@@ -171,7 +176,7 @@ fn print_summary(summary: &RunSummary, inputs: &[InputSpec], dry_run: bool) {
             summary.requests,
             summary.retries,
             summary.unavailable_resent,
-            summary.records_read as f64 / elapsed.max(0.001)
+            records_this_run(summary) as f64 / elapsed.max(0.001)
         );
     }
     if summary.rejected > 0 {
