@@ -151,6 +151,8 @@ pub struct RunSummary {
     pub failed: u64,
     /// This run only.
     pub records_read: u64,
+    /// Records this run answered for good or rejected.
+    pub settled_this_run: u64,
     pub skipped_acknowledged: u64,
     pub unavailable_resent: u64,
     pub requests: u64,
@@ -304,6 +306,7 @@ impl Sender {
             rejected: snapshot.rejected,
             failed: totals.2,
             records_read: snapshot.records_read,
+            settled_this_run: snapshot.settled(),
             skipped_acknowledged: snapshot.skipped,
             unavailable_resent: snapshot.unavailable_resent,
             requests: snapshot.requests,

@@ -75,7 +75,7 @@ pub async fn list(args: FailedListArgs, client: Client) -> u8 {
 
 pub async fn replay(args: FailedReplayArgs, client: Client) -> u8 {
     let stats = Arc::new(Stats::default());
-    let progress = Progress::start(Arc::clone(&stats), None, args.quiet);
+    let progress = Progress::start(Arc::clone(&stats), None, args.quiet, false);
     let started = Instant::now();
     let mut selection = ReplaySelection {
         client_id: args.client.clone(),

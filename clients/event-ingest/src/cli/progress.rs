@@ -13,8 +13,11 @@ pub struct Progress {
     bar: Option<ProgressBar>,
 }
 
-fn counts(s: &Snapshot, started: Instant) -> String {
-    let rate = s.settled() as f64 / started.elapsed().as_secs_f64().max(0.001);
+fn counts(s: &Snapshot, started: Instant, dry_run: bool) -> String {
+    // Events answered, not read: the reader runs ahead of the server by a few batches. A
+    // dry run answers nothing, so there it is the reading.
+    let done = if dry_run { s.records_read } else { s.settled() };
+    let rate = done as f64 / started.elapsed().as_secs_f64().max(0.001);
     format!(
         "{rate:.0} events/s  processed {}  duplicate {}  rejected {}  failed {}",
         s.processed, s.duplicate, s.rejected, s.failed
@@ -23,7 +26,12 @@ fn counts(s: &Snapshot, started: Instant) -> String {
 
 impl Progress {
     /// Start showing `stats`; `total_bytes` (the inputs' sizes) gives the bar its length.
-    pub fn start(stats: Arc<Stats>, total_bytes: Option<u64>, quiet: bool) -> Progress {
+    pub fn start(
+        stats: Arc<Stats>,
+        total_bytes: Option<u64>,
+        quiet: bool,
+        dry_run: bool,
+    ) -> Progress {
         let started = Instant::now();
         if quiet {
             return Progress {
@@ -50,7 +58,7 @@ impl Progress {
                 loop {
                     let s = stats.snapshot();
                     shown.set_position(s.bytes_read);
-                    shown.set_message(counts(&s, started));
+                    shown.set_message(counts(&s, started, dry_run));
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             });
@@ -69,7 +77,7 @@ impl Progress {
                     started.elapsed().as_secs_f64(),
                     s.records_read,
                     s.bytes_read,
-                    counts(&s, started)
+                    counts(&s, started, dry_run)
                 );
             }
         });

@@ -85,7 +85,7 @@ pub async fn run(args: SendArgs, target: TargetArgs) -> u8 {
         restart: args.restart,
     };
     let sender = Sender::new(client, options);
-    let progress = Progress::start(sender.stats(), total_bytes, args.quiet);
+    let progress = Progress::start(sender.stats(), total_bytes, args.quiet, args.dry_run);
     let result = sender.run(&inputs).await;
     progress.finish();
     let summary = match result {
@@ -123,9 +123,13 @@ pub fn exit_status(summary: &RunSummary) -> u8 {
     }
 }
 
-/// Records this run handled itself (read, less those acknowledged by an earlier run).
-fn records_this_run(summary: &RunSummary) -> u64 {
-    summary.records_read - summary.skipped_acknowledged
+/// Records this run handled: settled (answered for good, or rejected); in a dry run, read.
+fn records_this_run(summary: &RunSummary, dry_run: bool) -> u64 {
+    if dry_run {
+        summary.records_read
+    } else {
+        summary.settled_this_run
+    }
 }
 
 fn report_json(summary: &RunSummary, inputs: &[InputSpec], dry_run: bool) -> serde_json::Value {
@@ -146,7 +150,7 @@ fn report_json(summary: &RunSummary, inputs: &[InputSpec], dry_run: bool) -> ser
         "records_read": summary.records_read,
         "skipped_acknowledged": summary.skipped_acknowledged,
         "events_sent": summary.events_sent,
-        "events_per_s": (records_this_run(summary) as f64 / elapsed.max(0.001)).round(),
+        "events_per_s": (records_this_run(summary, dry_run) as f64 / elapsed.max(0.001)).round(),
         "duplicates_in_input": summary.duplicates_in_input,
         "retried_failed": summary.retried_failed,
         "rejects_files": inputs.iter().map(|s| s.rejects.display().to_string()).collect::<Vec<_>>(),
@@ -176,7 +180,7 @@ fn print_summary(summary: &RunSummary, inputs: &[InputSpec], dry_run: bool) {
             summary.requests,
             summary.retries,
             summary.unavailable_resent,
-            records_this_run(summary) as f64 / elapsed.max(0.001)
+            records_this_run(summary, dry_run) as f64 / elapsed.max(0.001)
         );
     }
     if summary.rejected > 0 {
