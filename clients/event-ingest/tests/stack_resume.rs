@@ -303,6 +303,21 @@ fn killed_three_times_and_resumed_every_event_is_counted_exactly_once() {
         );
         counted.insert(client_id.clone(), *count);
     }
+    // `event-ingest stats` shows the same numbers
+    let (client_id, (count, _)) = input.truth.iter().next().unwrap();
+    let stats = std::process::Command::new(env!("CARGO_BIN_EXE_event-ingest"))
+        .args(["stats", "--json", "--client", client_id])
+        .env("EVENT_INGEST_URL", &url)
+        .env("EVENT_INGEST_KEY", &key)
+        .output()
+        .unwrap();
+    assert!(
+        stats.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stats.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(shown["count"], json!(count));
     let distinct_events: u64 = counted.values().sum();
     assert!(report["processed"].as_u64().unwrap() <= distinct_events);
     eprintln!(

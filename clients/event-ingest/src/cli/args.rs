@@ -43,7 +43,10 @@ pub enum Command {
     )]
     Send(SendArgs),
     /// Failed and rejected events kept by the server: list them, replay them.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  event-ingest failed list --client acme-web\n  event-ingest failed replay --client acme-web --code storage_failed"
+    )]
     Failed(FailedCommand),
     /// Count and exact total of a client's processed events (GET /aggregates).
     #[command(
