@@ -121,6 +121,8 @@ pub enum SendError {
         path: String,
         source: std::io::Error,
     },
+    #[error("another event-ingest is sending {path} right now (it holds a lock on the file); wait for it, or stop it first")]
+    Busy { path: String },
     #[error("cannot write the rejects file {path}: {source}")]
     Rejects {
         path: PathBuf,
@@ -183,6 +185,7 @@ impl Tracker {
 #[derive(Default)]
 struct Stop {
     reason: Mutex<Option<(Ending, String)>>,
+    stopped: tokio::sync::Notify,
 }
 
 impl Stop {
@@ -191,7 +194,22 @@ impl Stop {
         if reason.is_none() {
             *reason = Some((ending, message));
         }
+        drop(reason);
+        self.stopped.notify_waiters();
     }
+
+    /// Resolves once the run is stopped.
+    async fn wait(&self) {
+        loop {
+            // Created before the check, so a stop between the two still wakes it.
+            let stopped = self.stopped.notified();
+            if self.get().is_some() {
+                return;
+            }
+            stopped.await;
+        }
+    }
+
     fn get(&self) -> Option<(Ending, String)> {
         self.reason
             .lock()
@@ -220,6 +238,7 @@ pub struct Sender {
     client: Option<Client>,
     options: SendOptions,
     stats: Arc<Stats>,
+    stop: Arc<Stop>,
 }
 
 impl Sender {
@@ -229,7 +248,14 @@ impl Sender {
             client,
             options,
             stats: Arc::default(),
+            stop: Arc::default(),
         }
+    }
+
+    /// Stop the run soon (Ctrl-C): requests in flight are abandoned, the state is saved, and
+    /// the run ends as `GaveUp` with `why`. Abandoned requests cost only duplicates later.
+    pub fn interrupt(&self, why: &str) {
+        self.stop.set(Ending::GaveUp, why.to_owned());
     }
 
     /// The live counters (for progress).
@@ -243,7 +269,7 @@ impl Sender {
         let started = Instant::now();
         let deadline = self.options.max_time.map(|limit| started + limit);
         let aimd = Arc::new(Aimd::new(self.options.concurrency));
-        let stop = Arc::new(Stop::default());
+        let stop = Arc::clone(&self.stop);
         let mut totals = (0u64, 0u64, 0u64); // processed, duplicate, failed of earlier runs + this
         let mut failed_events = Vec::new();
         let mut retried_failed = 0;
@@ -252,6 +278,11 @@ impl Sender {
             if stop.get().is_some() {
                 break;
             }
+            // Two runs on one input would each resend what the other is sending.
+            let _lock = match &spec.path {
+                Some(path) if !self.options.dry_run => Some(lock_input(path, &spec.name())?),
+                _ => None,
+            };
             let (state_file, progress) = self.prepare(spec)?;
             let tracker = Arc::new(Tracker {
                 state: Mutex::new(progress),
@@ -375,14 +406,19 @@ impl Sender {
 
         let mut deliveries = JoinSet::new();
         let sending = async {
-            while let Some(batch) = incoming.recv().await {
-                if stop.get().is_some() {
-                    break;
-                }
+            loop {
+                let batch = tokio::select! {
+                    batch = incoming.recv() => batch,
+                    () = stop.wait() => None,
+                };
+                let Some(batch) = batch else { break };
                 let Some(client) = self.client.clone() else {
                     continue;
                 };
-                let permit = aimd.acquire().await;
+                let permit = tokio::select! {
+                    permit = aimd.acquire() => permit,
+                    () = stop.wait() => break,
+                };
                 let (stats, tracker, aimd, stop) = (
                     Arc::clone(&self.stats),
                     Arc::clone(tracker),
@@ -396,7 +432,12 @@ impl Sender {
                 // Reap finished deliveries so the set stays small.
                 while deliveries.try_join_next().is_some() {}
             }
-            while deliveries.join_next().await.is_some() {}
+            // Once stopped, what is in flight is abandoned (dropping the set aborts it):
+            // its answers are lost, which costs duplicates on the next run, nothing more.
+            tokio::select! {
+                () = async { while deliveries.join_next().await.is_some() {} } => {}
+                () = stop.wait() => {}
+            }
         };
         let timed_out = match deadline {
             Some(deadline) => tokio::time::timeout_at(deadline.into(), sending)
@@ -497,6 +538,34 @@ impl Sender {
     }
 }
 
+/// An exclusive advisory lock on the input for as long as the returned file lives.
+fn lock_input(path: &Path, name: &str) -> Result<File, SendError> {
+    let file = File::open(path).map_err(|source| SendError::Input {
+        path: name.to_owned(),
+        source,
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock only reads the descriptor, which `file` keeps open.
+        let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if locked != 0 {
+            let error = std::io::Error::last_os_error();
+            return Err(if error.kind() == std::io::ErrorKind::WouldBlock {
+                SendError::Busy {
+                    path: name.to_owned(),
+                }
+            } else {
+                SendError::Input {
+                    path: name.to_owned(),
+                    source: error,
+                }
+            });
+        }
+    }
+    Ok(file)
+}
+
 async fn save_periodically(
     file: Arc<Mutex<StateFile>>,
     input: Option<PathBuf>,
@@ -570,6 +639,9 @@ fn read_and_batch(
     let mut seen = HashSet::new();
     let now = record::now();
     for record in records {
+        if batches.is_closed() {
+            break; // the run stopped (a resume may skip for long without sending)
+        }
         let RawRecord { no, text, bytes } = record.map_err(ReadError::Input)?;
         Stats::add(&stats.records_read, 1);
         match record::judge(no, &text, bytes, now) {

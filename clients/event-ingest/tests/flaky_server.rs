@@ -452,3 +452,54 @@ async fn an_unreachable_server_gives_up_with_status_4_and_the_state_saved() {
     let state = dir.path().join("e.ndjson.event-ingest-state");
     assert!(state.exists(), "the state is saved for a resume");
 }
+
+#[tokio::test]
+async fn a_second_run_on_the_same_input_is_refused_while_the_first_runs() {
+    // GIVEN a run waiting on a server that never answers
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let connected = Arc::new(tokio::sync::Notify::new());
+    let signal = Arc::clone(&connected);
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            held.push(stream); // accepted, never answered
+            signal.notify_one();
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("e.ndjson");
+    std::fs::write(
+        &file,
+        r#"{"client_id":"c","payload":{"timestamp":1795161600}}"#,
+    )
+    .unwrap();
+    let send = || {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_event-ingest"));
+        command
+            .args(["send", "--quiet", "--timeout", "60s"])
+            .args(["--url", &format!("http://{address}"), "--key", "eik_x"])
+            .arg(&file)
+            .kill_on_drop(true);
+        command
+    };
+    let mut first = send().spawn().unwrap();
+    // Its request arrived, so it holds the input's lock (taken before reading).
+    tokio::time::timeout(Duration::from_secs(30), connected.notified())
+        .await
+        .expect("the first run connects");
+
+    // WHEN a second run of the same input starts
+    let second = send().output().await.unwrap();
+
+    // THEN it is refused (status 2), and the first one is still running
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("another event-ingest is sending"),
+        "{stderr}"
+    );
+    assert!(first.try_wait().unwrap().is_none());
+    first.kill().await.unwrap();
+}

@@ -84,9 +84,18 @@ pub async fn run(args: SendArgs, target: TargetArgs) -> u8 {
         dry_run: args.dry_run,
         restart: args.restart,
     };
-    let sender = Sender::new(client, options);
+    let sender = std::sync::Arc::new(Sender::new(client, options));
+    let interrupted = {
+        let sender = std::sync::Arc::clone(&sender);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                sender.interrupt("interrupted (Ctrl-C)");
+            }
+        })
+    };
     let progress = Progress::start(sender.stats(), total_bytes, args.quiet, args.dry_run);
     let result = sender.run(&inputs).await;
+    interrupted.abort();
     progress.finish();
     let summary = match result {
         Ok(summary) => summary,
