@@ -263,8 +263,9 @@ impl Sender {
         Arc::clone(&self.stats)
     }
 
-    /// Send every input in turn. Errors are those that stop before or outside sending
-    /// (state, input, rejects file); the server's are in the summary's ending.
+    /// Send every input in turn (a `Sender` runs once). Errors are those that stop before or
+    /// outside sending (state, input, rejects file); the server's are in the summary's
+    /// ending. The summary's totals cover the inputs the run reached.
     pub async fn run(&self, inputs: &[InputSpec]) -> Result<RunSummary, SendError> {
         let started = Instant::now();
         let deadline = self.options.max_time.map(|limit| started + limit);
@@ -309,7 +310,16 @@ impl Sender {
                 return Err(error);
             }
             if self.options.retry_failed && stop.get().is_none() {
-                retried_failed += self.retry_failed(&tracker, &aimd, &stop).await;
+                let retrying = self.retry_failed(&tracker, &aimd, &stop);
+                match deadline {
+                    Some(deadline) => {
+                        match tokio::time::timeout_at(deadline.into(), retrying).await {
+                            Ok(settled) => retried_failed += settled,
+                            Err(_) => stop.set(Ending::GaveUp, "--max-time passed".to_owned()),
+                        }
+                    }
+                    None => retried_failed += retrying.await,
+                }
             }
             save_now(state_file.as_ref(), spec.path.as_deref(), &tracker)?;
             let progress = tracker.lock();

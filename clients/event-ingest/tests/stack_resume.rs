@@ -325,3 +325,80 @@ fn killed_three_times_and_resumed_every_event_is_counted_exactly_once() {
         input.invalid.len()
     );
 }
+
+#[test]
+#[ignore = "needs the local stack: scripts/stack.py with cargo test -p event-ingest -- --ignored"]
+fn retry_failed_settles_the_events_the_server_kept_as_failed() {
+    // GIVEN 5 events the server fails on purpose (kept, retryable) among 5 ordinary ones
+    let (url, key) = stack();
+    let client_id = format!("cli-retry-{:08x}", fastrand::u32(..));
+    let lines: Vec<String> = (0..10)
+        .map(|i| {
+            json!({"client_id": client_id, "payload": {"amount": i, "timestamp": 1_795_161_600 + i},
+                   "simulateFailure": i % 2 == 0})
+            .to_string()
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.ndjson");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let report_path = dir.path().join("report.json");
+
+    // WHEN they are sent without --retry-failed, then again with it
+    let first = command(&url, &key, &file, &report_path).output().unwrap();
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    assert_eq!(
+        (report["processed"].clone(), report["failed"].clone()),
+        (json!(5), json!(5))
+    );
+    let failed = report["failed_events"].as_array().unwrap();
+    assert!(failed
+        .iter()
+        .all(|f| f["failed_id"].is_string() && f["retryable"] == json!(true)));
+    assert!(failed
+        .iter()
+        .all(|f| f["code"] == json!("simulated_failure")));
+
+    let second = command(&url, &key, &file, &report_path)
+        .arg("--retry-failed")
+        .output()
+        .unwrap();
+
+    // THEN the resumed run sends nothing again, retries the 5 kept events, and all 10 count
+    assert_eq!(
+        second.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    assert_eq!(report["events_sent"], json!(0));
+    assert_eq!(report["retried_failed"], json!(5));
+    assert_eq!(
+        (report["processed"].clone(), report["failed"].clone()),
+        (json!(10), json!(0))
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answer = runtime
+        .block_on(
+            Client::builder(&url, &key)
+                .build()
+                .unwrap()
+                .aggregates(&StatsQuery {
+                    client_id,
+                    ..StatsQuery::default()
+                }),
+        )
+        .unwrap();
+    assert_eq!(answer["count"], json!(10));
+    assert_eq!(answer["total_amount"], json!("45"));
+}
