@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use event_ingest::client::{Outcome, ReplayResult};
+use event_ingest::client::ReplayResult;
 use event_ingest::stats::Stats;
 use event_ingest::{ApiError, Client, ReplaySelection};
 use serde_json::json;
@@ -88,7 +88,13 @@ pub async fn replay(args: FailedReplayArgs, client: Client) -> u8 {
     let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
     let mut still_failed: Vec<ReplayResult> = Vec::new();
     let mut error: Option<ApiError> = None;
+    // Records answered `unavailable`: the server's cursor comes back to them (it resumes at
+    // the first record not started or unavailable), so they are waited for, not retried
+    // one by one; whatever is still here at the end did not settle.
+    let mut unsettled: BTreeMap<String, ReplayResult> = BTreeMap::new();
+    let policy = client.retry_policy();
     let work = async {
+        let mut idle_pages = 0;
         loop {
             let page = client
                 .with_retries(
@@ -99,32 +105,16 @@ pub async fn replay(args: FailedReplayArgs, client: Client) -> u8 {
                     &RetryCounter(&stats),
                 )
                 .await?;
-            for mut result in page.results {
-                Stats::add(&stats.records_read, 1);
+            let mut settled_any = false;
+            for result in page.results {
                 if result.status == "unavailable" {
-                    // Nothing was kept of this attempt: retry this record on its own.
                     Stats::add(&stats.unavailable_resent, 1);
-                    Stats::add(&stats.requests, 1);
-                    match client.retry_failed(&result.failed_id).await {
-                        Ok(Outcome::Processed { event_hash }) => {
-                            result.status = "processed".into();
-                            result.event_hash = Some(event_hash);
-                            result.code = None;
-                        }
-                        Ok(Outcome::Duplicate { event_hash }) => {
-                            result.status = "duplicate".into();
-                            result.event_hash = Some(event_hash);
-                            result.code = None;
-                        }
-                        Ok(Outcome::Failed { code, .. }) => {
-                            result.status = "failed".into();
-                            result.code = Some(code);
-                        }
-                        Ok(Outcome::Unavailable { .. }) => {}
-                        Err(e @ ApiError::KeyRefused { .. }) => return Err(e),
-                        Err(_) => {}
-                    }
+                    unsettled.insert(result.failed_id.clone(), result);
+                    continue;
                 }
+                unsettled.remove(&result.failed_id);
+                settled_any = true;
+                Stats::add(&stats.records_read, 1);
                 match result.status.as_str() {
                     "processed" => Stats::add(&stats.processed, 1),
                     "duplicate" => Stats::add(&stats.duplicate, 1),
@@ -136,10 +126,28 @@ pub async fn replay(args: FailedReplayArgs, client: Client) -> u8 {
                 }
                 *by_status.entry(result.status.clone()).or_default() += 1;
             }
-            match page.next_cursor {
-                Some(next) => selection.cursor = Some(next),
-                None => return Ok::<(), ApiError>(()),
+            let Some(next) = page.next_cursor else {
+                return Ok::<(), ApiError>(());
+            };
+            selection.cursor = Some(next);
+            // A page that settled nothing (storage down, or the deadline hit at once): back
+            // off as for any unavailable answer, and give up after as many pages as attempts.
+            if settled_any || unsettled.is_empty() {
+                idle_pages = 0;
+                continue;
             }
+            idle_pages += 1;
+            if idle_pages >= policy.max_attempts {
+                return Err(ApiError::Server {
+                    status: 503,
+                    message: format!(
+                        "{} records stayed unavailable over {idle_pages} pages",
+                        unsettled.len()
+                    ),
+                });
+            }
+            Stats::add(&stats.retries, 1);
+            tokio::time::sleep(policy.backoff(idle_pages, fastrand::f64()).max(policy.base)).await;
         }
     };
     let finished = match args.max_time {
@@ -149,6 +157,12 @@ pub async fn replay(args: FailedReplayArgs, client: Client) -> u8 {
     let timed_out = finished.is_none();
     if let Some(Err(e)) = finished {
         error = Some(e);
+    }
+    for (_, result) in std::mem::take(&mut unsettled) {
+        Stats::add(&stats.records_read, 1);
+        Stats::add(&stats.failed, 1);
+        *by_status.entry(result.status.clone()).or_default() += 1;
+        still_failed.push(result);
     }
     progress.finish();
     let s = stats.snapshot();
@@ -161,7 +175,6 @@ pub async fn replay(args: FailedReplayArgs, client: Client) -> u8 {
         "processed": s.processed,
         "duplicate": s.duplicate,
         "skipped": s.skipped,
-        "rejected": s.skipped,
         "failed": s.failed,
         "unavailable_resent": s.unavailable_resent,
         "requests": s.requests,
