@@ -22,7 +22,9 @@
 pub mod aimd;
 pub mod batch;
 pub mod client;
+mod delivery;
 pub mod input;
+mod reader;
 pub mod record;
 pub mod retry;
 pub mod sender;

@@ -2,13 +2,11 @@
 //! them concurrently under an adaptive limit, resends what the server could not take, and
 //! records what it acknowledged so a new run resumes where this one stopped.
 //!
-//! Reading and judging run on a thread of their own (blocking file I/O and CPU), feeding a
-//! bounded channel: memory holds at most a few batches per slot of concurrency, whatever
-//! the input's size.
+//! Reading and judging run on a thread of their own (`reader`: blocking file I/O and CPU),
+//! feeding a bounded channel: memory holds one waiting batch per slot of concurrency plus
+//! those in flight, whatever the input's size. Each batch is delivered by `delivery`.
 
-use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,10 +16,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::aimd::Aimd;
-use crate::batch::{body_of, Batch, Batcher};
-use crate::client::{ApiError, Client, Outcome, RetryObserver};
-use crate::input::{self, RawRecord};
-use crate::record::{self, Rejected, ValidEvent};
+use crate::batch::Batch;
+use crate::client::{ApiError, Client, Outcome};
+use crate::delivery::{deliver, Observer, Stop, Tracker};
+use crate::input;
+use crate::reader::{read_and_batch, ReadError};
 use crate::state::{FailedEvent, Fingerprint, InputState, StateError, StateFile};
 use crate::stats::Stats;
 
@@ -164,73 +163,6 @@ pub struct RunSummary {
     /// Events kept as failed by `--retry-failed` and then processed or found duplicate.
     pub retried_failed: u64,
     pub failed_events: Vec<FailedLine>,
-}
-
-/// Progress of one input shared by its deliveries and the state saver.
-struct Tracker {
-    state: Mutex<InputState>,
-    dirty: std::sync::atomic::AtomicBool,
-}
-
-impl Tracker {
-    fn lock(&self) -> std::sync::MutexGuard<'_, InputState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-    fn changed(&self) {
-        self.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// A stop that ends every delivery: the first one wins.
-#[derive(Default)]
-struct Stop {
-    reason: Mutex<Option<(Ending, String)>>,
-    stopped: tokio::sync::Notify,
-}
-
-impl Stop {
-    fn set(&self, ending: Ending, message: String) {
-        let mut reason = self.reason.lock().unwrap_or_else(|p| p.into_inner());
-        if reason.is_none() {
-            *reason = Some((ending, message));
-        }
-        drop(reason);
-        self.stopped.notify_waiters();
-    }
-
-    /// Resolves once the run is stopped.
-    async fn wait(&self) {
-        loop {
-            // Created before the check, so a stop between the two still wakes it.
-            let stopped = self.stopped.notified();
-            if self.get().is_some() {
-                return;
-            }
-            stopped.await;
-        }
-    }
-
-    fn get(&self) -> Option<(Ending, String)> {
-        self.reason
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-}
-
-/// Counts retries and lowers the concurrency on 429/503.
-struct Observer<'a> {
-    stats: &'a Stats,
-    aimd: &'a Aimd,
-}
-
-impl RetryObserver for Observer<'_> {
-    fn on_retry(&self, error: &ApiError, _wait: Duration) {
-        Stats::add(&self.stats.retries, 1);
-        if error.is_overload() {
-            self.aimd.on_overload();
-        }
-    }
 }
 
 /// Sends inputs through one client.
@@ -612,231 +544,4 @@ fn save_now(
     let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
     file.set(input, progress);
     file.save()
-}
-
-enum ReadError {
-    Input(std::io::Error),
-    Rejects(std::io::Error),
-}
-
-/// One line of the rejects file.
-#[derive(Serialize)]
-struct RejectLine<'a> {
-    input: &'a str,
-    record: u64,
-    code: &'a str,
-    message: &'a str,
-    /// The record as read (its first KiB when it is over the size limit).
-    raw: std::borrow::Cow<'a, str>,
-}
-
-/// The reader thread: judge every record, write the rejected ones, batch the valid ones not
-/// acknowledged yet. Returns the rejected records' numbers.
-#[allow(clippy::too_many_arguments)]
-fn read_and_batch(
-    records: input::Records,
-    already: crate::state::RangeSet,
-    batch_size: usize,
-    dry_run: bool,
-    stats: &Stats,
-    batches: mpsc::Sender<Batch>,
-    rejects: File,
-    input_name: &str,
-) -> Result<Vec<u64>, ReadError> {
-    let mut rejects = BufWriter::new(rejects);
-    let mut rejected_numbers = Vec::new();
-    let mut batcher = Batcher::new(batch_size);
-    let mut seen = HashSet::new();
-    let now = record::now();
-    for record in records {
-        if batches.is_closed() {
-            break; // the run stopped (a resume may skip for long without sending)
-        }
-        let RawRecord { no, text, bytes } = record.map_err(ReadError::Input)?;
-        Stats::add(&stats.records_read, 1);
-        match record::judge(no, &text, bytes, now) {
-            Err(Rejected { code, message, .. }) => {
-                Stats::add(&stats.rejected, 1);
-                let shown =
-                    if bytes > text.len() || text.len() > event_core::limits::MAX_EVENT_BYTES {
-                        &text[..text.len().min(1024)]
-                    } else {
-                        &text[..]
-                    };
-                let line = RejectLine {
-                    input: input_name,
-                    record: no,
-                    code: &code,
-                    message: &message,
-                    raw: String::from_utf8_lossy(shown.trim_ascii()),
-                };
-                serde_json::to_writer(&mut rejects, &line)
-                    .map_err(|e| ReadError::Rejects(e.into()))?;
-                rejects.write_all(b"\n").map_err(ReadError::Rejects)?;
-                rejected_numbers.push(no);
-            }
-            Ok(event) => {
-                if dry_run {
-                    // 8 bytes of the hash per distinct event (a collision among a billion
-                    // events has odds of about 3 in 100): the one memory that grows with
-                    // the input, and only in a dry run.
-                    let bytes = event.hash.as_bytes();
-                    let key = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
-                    if !seen.insert(key) {
-                        Stats::add(&stats.duplicates_in_input, 1);
-                    }
-                    continue;
-                }
-                if already.contains(no) {
-                    Stats::add(&stats.skipped, 1);
-                    continue;
-                }
-                if let Some(full) = batcher.push(event) {
-                    if batches.blocking_send(full).is_err() {
-                        break; // the run stopped
-                    }
-                }
-            }
-        }
-    }
-    if let Some(last) = batcher.finish() {
-        let _ = batches.blocking_send(last);
-    }
-    rejects.flush().map_err(ReadError::Rejects)?;
-    rejects.get_ref().sync_all().map_err(ReadError::Rejects)?;
-    Ok(rejected_numbers)
-}
-
-/// Deliver one batch until every event is answered for good, or the run stops.
-async fn deliver(
-    client: &Client,
-    batch: Batch,
-    stats: &Stats,
-    tracker: &Tracker,
-    aimd: &Aimd,
-    stop: &Stop,
-) {
-    let policy = client.retry_policy();
-    let observer = Observer { stats, aimd };
-    let mut pending: Vec<ValidEvent> = batch.events;
-    Stats::add(&stats.events_sent, pending.len() as u64);
-    let mut rounds = 0;
-    loop {
-        if stop.get().is_some() {
-            return;
-        }
-        // One copy of the body for every attempt (`Bytes` clones share it).
-        let body = bytes::Bytes::from(body_of(pending.iter()));
-        let count = pending.len();
-        let answer = client
-            .with_retries(
-                || {
-                    Stats::add(&stats.requests, 1);
-                    client.post_batch_once(body.clone(), count)
-                },
-                &observer,
-            )
-            .await;
-        let outcomes = match answer {
-            Ok(outcomes) => outcomes,
-            Err(error @ ApiError::KeyRefused { .. }) => {
-                stop.set(Ending::KeyRefused, error.to_string());
-                return;
-            }
-            Err(error) if error.is_retryable() => {
-                stop.set(
-                    Ending::GaveUp,
-                    format!("gave up after {} attempts: {error}", policy.max_attempts),
-                );
-                return;
-            }
-            Err(error) => {
-                // A 4xx for a body we built within the limits: every item failed, for good.
-                record_refused(&pending, &error, stats, tracker);
-                return;
-            }
-        };
-        let mut again = Vec::new();
-        {
-            let mut progress = tracker.lock();
-            for (event, outcome) in pending.into_iter().zip(outcomes) {
-                match outcome {
-                    Outcome::Processed { .. } => {
-                        progress.counts.processed += 1;
-                        Stats::add(&stats.processed, 1);
-                    }
-                    Outcome::Duplicate { .. } => {
-                        progress.counts.duplicate += 1;
-                        Stats::add(&stats.duplicate, 1);
-                    }
-                    Outcome::Failed {
-                        failed_id,
-                        code,
-                        message,
-                        retryable,
-                    } => {
-                        progress.counts.failed += 1;
-                        Stats::add(&stats.failed, 1);
-                        progress.failed.push(FailedEvent {
-                            record: event.record,
-                            failed_id,
-                            code,
-                            message,
-                            retryable,
-                        });
-                    }
-                    Outcome::Unavailable { .. } => {
-                        again.push(event);
-                        continue;
-                    }
-                }
-                progress.acknowledged.insert(event.record);
-            }
-        }
-        tracker.changed();
-        if again.is_empty() {
-            aimd.on_success();
-            return;
-        }
-        // Storage could not take these: the server is struggling, so slow down, then
-        // resend the same events (same text, same hash: at worst duplicates).
-        aimd.on_overload();
-        rounds += 1;
-        if rounds >= policy.max_attempts {
-            stop.set(
-                Ending::GaveUp,
-                format!(
-                    "{} events stayed unavailable after {rounds} resends",
-                    again.len()
-                ),
-            );
-            return;
-        }
-        Stats::add(&stats.unavailable_resent, again.len() as u64);
-        Stats::add(&stats.retries, 1);
-        let wait = policy.backoff(rounds, fastrand::f64()).max(policy.base);
-        tokio::time::sleep(wait).await;
-        pending = again;
-    }
-}
-
-fn record_refused(pending: &[ValidEvent], error: &ApiError, stats: &Stats, tracker: &Tracker) {
-    let (code, message) = match error {
-        ApiError::Refused { code, message, .. } => (code.clone(), message.clone()),
-        other => ("refused".to_owned(), other.to_string()),
-    };
-    let mut progress = tracker.lock();
-    for event in pending {
-        progress.counts.failed += 1;
-        Stats::add(&stats.failed, 1);
-        progress.failed.push(FailedEvent {
-            record: event.record,
-            failed_id: None,
-            code: code.clone(),
-            message: message.clone(),
-            retryable: false,
-        });
-        progress.acknowledged.insert(event.record);
-    }
-    tracker.changed();
 }
