@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::sync::Mutex;
 
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -32,13 +33,14 @@ struct RejectLine<'a> {
 }
 
 /// The reader thread: judge every record, write the rejected ones, batch the valid ones not
-/// acknowledged yet. Returns the rejected records' numbers.
+/// acknowledged yet (in a dry run, `dry_run` holds the hashes seen, and nothing is batched).
+/// Returns the rejected records' numbers.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn read_and_batch(
     records: input::Records,
     already: RangeSet,
     batch_size: usize,
-    dry_run: bool,
+    dry_run: Option<&Mutex<HashSet<u64>>>,
     stats: &Stats,
     batches: mpsc::Sender<Batch>,
     rejects: File,
@@ -47,7 +49,6 @@ pub(crate) fn read_and_batch(
     let mut rejects = BufWriter::new(rejects);
     let mut rejected_numbers = Vec::new();
     let mut batcher = Batcher::new(batch_size);
-    let mut seen = HashSet::new();
     let now = record::now();
     for record in records {
         if batches.is_closed() {
@@ -77,12 +78,14 @@ pub(crate) fn read_and_batch(
                 rejected_numbers.push(no);
             }
             Ok(event) => {
-                if dry_run {
+                if let Some(seen) = dry_run {
                     // 8 bytes of the hash per distinct event (a collision among a billion
                     // events has odds of about 3 in 100): the one memory that grows with
-                    // the input, and only in a dry run.
+                    // the input, and only in a dry run. Shared by the run's inputs: a repeat
+                    // in another file is a repeat too.
                     let bytes = event.hash.as_bytes();
                     let key = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+                    let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
                     if !seen.insert(key) {
                         Stats::add(&stats.duplicates_in_input, 1);
                     }

@@ -171,6 +171,8 @@ pub struct Sender {
     options: SendOptions,
     stats: Arc<Stats>,
     stop: Arc<Stop>,
+    /// `--dry-run`: the hashes seen so far, over all inputs.
+    seen: Arc<Mutex<std::collections::HashSet<u64>>>,
 }
 
 impl Sender {
@@ -181,6 +183,7 @@ impl Sender {
             options,
             stats: Arc::default(),
             stop: Arc::default(),
+            seen: Arc::default(),
         }
     }
 
@@ -338,10 +341,17 @@ impl Sender {
             let stats = Arc::clone(&self.stats);
             let name = spec.name();
             let batch_size = self.options.batch_size;
-            let dry_run = self.options.dry_run;
+            let seen = self.options.dry_run.then(|| Arc::clone(&self.seen));
             std::thread::spawn(move || {
                 read_and_batch(
-                    records, already, batch_size, dry_run, &stats, batches, rejects, &name,
+                    records,
+                    already,
+                    batch_size,
+                    seen.as_deref(),
+                    &stats,
+                    batches,
+                    rejects,
+                    &name,
                 )
             })
         };
