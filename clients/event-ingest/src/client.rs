@@ -380,6 +380,15 @@ impl Client {
         }
     }
 
+    /// The key as a header value marked sensitive, so no debug output of the request shows it.
+    fn key_header(&self) -> Result<reqwest::header::HeaderValue, ApiError> {
+        let mut value = reqwest::header::HeaderValue::from_str(&self.api_key).map_err(|_| {
+            ApiError::Config("the API key holds characters a header cannot carry".to_owned())
+        })?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+
     /// Sleep until the pause a `Retry-After` asked for is over.
     async fn wait_for_pause(&self) {
         loop {
@@ -408,7 +417,7 @@ impl Client {
         let mut request = self
             .http
             .request(method, format!("{}{}", self.base, path_and_query))
-            .header("x-api-key", &self.api_key);
+            .header("x-api-key", self.key_header()?);
         if let Some(body) = body {
             request = request
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
