@@ -2,7 +2,7 @@
 # (`make help` lists them). `make` alone is `make dev`.
 # The local stack is driven by scripts/stack.py (code: scripts/devstack/, see its __init__.py).
 .PHONY: help dev test check itest lint routes unit stack-test bench bench-dynamo coldstart sam-build up down status tools \
-        rust-targets wasm-pkg js contract browser key reliability soak shards fuzz
+        rust-targets wasm-pkg js contract browser key reliability soak shards fuzz cli
 
 .DEFAULT_GOAL := dev
 
@@ -85,6 +85,11 @@ key:         ## a new API key for TENANT owning CLIENTS ('acme-*,beta'), against
 	@test -n "$(TENANT)" -a -n "$(CLIENTS)" || { echo "usage: make key TENANT=acme CLIENTS='acme-*,beta'"; exit 2; }
 	@test -f .local/stack.env || { echo "no local stack: start one with make up (or make dev)"; exit 2; }
 	@set -a && . .local/stack.env && set +a && cargo run -q -p admin -- key create --tenant "$(TENANT)" --clients "$(CLIENTS)" --label make-key
+
+cli:         ## build the event-ingest command (release) into .local/bin/event-ingest
+	cargo build --release --locked -p event-ingest
+	install -D -m 755 target/release/event-ingest .local/bin/event-ingest
+	@echo "installed .local/bin/event-ingest (try: .local/bin/event-ingest send --help)"
 
 reliability: wasm-pkg  ## the reliability and hostile-input tests at small size, recorded in RELIABILITY.md
 	REPORT=1 scripts/stack.py with bash -c 'cargo test -p integration-tests --test reliability -- --test-threads=1 && \
