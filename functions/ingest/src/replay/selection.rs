@@ -147,8 +147,15 @@ fn is_code(text: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// A whole number, however JSON spells it (`82` and `82.0` are one integer to JSON Schema).
 fn limit(value: &Value) -> Result<u32, ApiError> {
-    match value.as_u64() {
+    let whole = value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= f64::from(MAX_REPLAY_LIMIT))
+            .map(|n| n as u64)
+    });
+    match whole {
         Some(n) if (1..=u64::from(MAX_REPLAY_LIMIT)).contains(&n) => Ok(n as u32),
         _ => Err(ApiError::Code {
             code: ErrorCode::InvalidLimit,
@@ -228,6 +235,7 @@ mod tests {
         assert_eq!(query.to.unwrap().to_string(), "2026-11-20T12:00:00Z");
         assert_eq!(query.codes, ["storage_failed", "simulated_failure"]);
         assert_eq!(query.limit, 7);
+        assert_eq!(parse(br#"{"limit":82.0}"#).unwrap().limit, 82);
         assert_eq!(query.cursor.as_deref(), Some("abc"));
     }
 
