@@ -27,11 +27,26 @@ use tracing::Instrument;
 use crate::outcome::Outcome;
 use crate::retry::retry_record;
 
-/// What became of one selected record (`status` as the API spells it).
+/// What became of one selected record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum ReplayStatus {
+    /// Counted now.
+    Processed,
+    /// Already counted: nothing changed but the record, now `retried`.
+    Duplicate,
+    /// Storage failed again: still kept, still retryable.
+    Failed,
+    /// In flight at the deadline: not known to be counted; the cursor resumes at it.
+    Unavailable,
+    /// Never replayed (rejected, another tenant's client now, or invalid by today's rules).
+    Skipped,
+}
+
 #[derive(Debug, Clone, Serialize)]
 struct RecordResult {
     failed_id: String,
-    status: &'static str,
+    status: ReplayStatus,
     /// Why it is not counted now: the error code of a failed or unavailable retry, or why
     /// it was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,7 +56,7 @@ struct RecordResult {
 }
 
 impl RecordResult {
-    fn new(failed_id: &str, status: &'static str) -> Self {
+    fn new(failed_id: &str, status: ReplayStatus) -> Self {
         RecordResult {
             failed_id: failed_id.to_owned(),
             status,
@@ -62,7 +77,7 @@ impl RecordResult {
 
     /// Retrying it again later may count it: the cursor must not move past it.
     fn unfinished(&self) -> bool {
-        self.status == "unavailable"
+        self.status == ReplayStatus::Unavailable
     }
 }
 
@@ -129,7 +144,7 @@ pub(crate) async fn post<S: Store>(ctx: &Ctx<'_, S>, body: &[u8]) -> Result<Repl
                     code: ErrorCode::StorageUnavailable,
                 }
                 .answered();
-                RecordResult::new(&item.record.failed_id.0, "unavailable")
+                RecordResult::new(&item.record.failed_id.0, ReplayStatus::Unavailable)
                     .with_code(ErrorCode::StorageUnavailable.as_str())
             })
         })
@@ -158,12 +173,13 @@ async fn replay_one<S: Store>(ctx: &Ctx<'_, S>, item: &ReplayItem) -> RecordResu
     let record: &FailedRecord = &item.record;
     let id = record.failed_id.0.as_str();
     if record.status == FailedStatus::Rejected {
-        return RecordResult::new(id, "skipped").with_code(ErrorCode::NotRetryable.as_str());
+        return RecordResult::new(id, ReplayStatus::Skipped)
+            .with_code(ErrorCode::NotRetryable.as_str());
     }
     // A client the tenant no longer owns: the single retry answers 403 for it.
     if let Some(client) = &record.client_id {
         if let Err(refused) = ctx.caller.check_client(client) {
-            return RecordResult::new(id, "skipped").with_code(refused.code());
+            return RecordResult::new(id, ReplayStatus::Skipped).with_code(refused.code());
         }
     }
     let span = tracing::info_span!(
@@ -175,37 +191,45 @@ async fn replay_one<S: Store>(ctx: &Ctx<'_, S>, item: &ReplayItem) -> RecordResu
     match retry_record(ctx, record.clone()).instrument(span).await {
         Ok(outcome) => result_of(id, outcome),
         // A corrupted record (the single retry answers 500): a retry cannot help.
-        Err(error) => RecordResult::new(id, "skipped").with_code(error.code()),
+        Err(error) => RecordResult::new(id, ReplayStatus::Skipped).with_code(error.code()),
     }
 }
 
 fn result_of(id: &str, outcome: Outcome) -> RecordResult {
     let status = outcome.answered();
     match outcome {
-        Outcome::Processed { hash, .. } => RecordResult::new(id, "processed").with_hash(hash),
-        Outcome::Duplicate { hash } => RecordResult::new(id, "duplicate").with_hash(hash),
+        Outcome::Processed { hash, .. } => {
+            RecordResult::new(id, ReplayStatus::Processed).with_hash(hash)
+        }
+        Outcome::Duplicate { hash } => {
+            RecordResult::new(id, ReplayStatus::Duplicate).with_hash(hash)
+        }
         // Invalid by today's rules: kept, never retryable.
         Outcome::Kept { error, .. } if status == EventStatus::Rejected => {
-            RecordResult::new(id, "skipped").with_code(error.code)
+            RecordResult::new(id, ReplayStatus::Skipped).with_code(error.code)
         }
-        Outcome::Kept { error, .. } => RecordResult::new(id, "failed").with_code(error.code),
+        Outcome::Kept { error, .. } => {
+            RecordResult::new(id, ReplayStatus::Failed).with_code(error.code)
+        }
         Outcome::Unavailable { code } => {
-            RecordResult::new(id, "unavailable").with_code(code.as_str())
+            RecordResult::new(id, ReplayStatus::Unavailable).with_code(code.as_str())
         }
-        Outcome::Refused { error } => RecordResult::new(id, "skipped").with_code(error.code),
+        Outcome::Refused { error } => {
+            RecordResult::new(id, ReplayStatus::Skipped).with_code(error.code)
+        }
     }
 }
 
 fn log_summary(results: &[RecordResult], selected: usize, more: bool) {
-    let count = |status: &str| results.iter().filter(|r| r.status == status).count();
+    let count = |status| results.iter().filter(|r| r.status == status).count();
     tracing::info!(
         selected,
         answered = results.len(),
-        processed = count("processed"),
-        duplicate = count("duplicate"),
-        failed = count("failed"),
-        skipped = count("skipped"),
-        unavailable = count("unavailable"),
+        processed = count(ReplayStatus::Processed),
+        duplicate = count(ReplayStatus::Duplicate),
+        failed = count(ReplayStatus::Failed),
+        skipped = count(ReplayStatus::Skipped),
+        unavailable = count(ReplayStatus::Unavailable),
         more,
         "replay done"
     );
