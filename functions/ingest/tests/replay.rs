@@ -33,12 +33,6 @@ fn replay_as(body: &Value, key: Option<&str>) -> Request {
     })
 }
 
-fn replay_text(body: &str) -> Request {
-    request("http_v2_replay.json", |event| {
-        event["body"] = Value::String(body.to_owned())
-    })
-}
-
 /// The raw event `n` of `client`: amount `n`, so every `n` is another event.
 fn raw_event(client: &str, n: u32) -> String {
     format!(
