@@ -634,6 +634,25 @@ async fn given_bad_selections_when_replayed_then_typed_400s_and_nothing_is_retri
 }
 
 #[tokio::test]
+async fn given_api_gateway_rest_with_the_stage_in_the_path_when_replayed_then_it_routes() {
+    // GIVEN a failed record and a REST API (v1) request with the stage in its path
+    let app = app();
+    let id = keep(&app.store, Kept::failed("acme-prod", 1)).await;
+    let req = request("rest_v1_post_events_stage_in_path.json", |event| {
+        event["resource"] = json!("/events/failed/retry");
+        event["path"] = json!("/prod/events/failed/retry");
+        event["requestContext"]["resourcePath"] = json!("/events/failed/retry");
+        event["body"] = json!(r#"{"client_id":"acme-prod"}"#);
+    });
+
+    let answer = call(&app, req).await;
+
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.body["results"][0]["failed_id"], id);
+    assert_eq!(answer.body["results"][0]["status"], "processed");
+}
+
+#[tokio::test]
 async fn given_storage_down_when_replayed_then_503_with_retry_after() {
     let app = App::new(FailingStore::unavailable(), test_config()).with_clock(fixed_now);
 
