@@ -1,7 +1,7 @@
 // The dashboard in a real browser against a running stack (BASE_URL; API_KEY when keys are on):
 // the hash computed in the page by the event-core WASM equals the server's event_hash, the event
 // is listed, the aggregate and the hourly chart change, a simulated failure is retried from
-// the page. Any console error, page error, failed request or Content-Security-Policy
+// the page, and "Retry all matching" replays the failed list with its count and outcomes. Any console error, page error, failed request or Content-Security-Policy
 // violation fails the test, except the HTTP error statuses a step provokes on purpose.
 // Screenshots (desktop, a retried failed event, 360 px wide) go to tests/browser/artifacts/.
 
@@ -405,6 +405,47 @@ describe("dashboard", () => {
       page = previous;
       await fresh.context.close();
     }
+  });
+
+  // last: it adds events to the aggregate the steps above count
+  it("retries all matching failed events from the failed list, each counted once", async () => {
+    // GIVEN three more simulated failures of this test's client (the one before is retried)
+    const countBefore = Number(await text("#agg-count"));
+    // one event again, not the batch body of the step above (field edits keep its other keys)
+    await page.fill("#raw", "{}");
+    for (const [i, amount] of ["1.5", "2.5", "4"].entries()) {
+      await compose({ amount, timestamp: minutesAgo(1), eventId: `bulk-${i}`, simulate: true });
+      expectFailure(500, "/events");
+      await send();
+      assert.equal(await text("#send-status"), "500");
+    }
+    await uncheckSimulate();
+    await type("#e-client_id", client);
+    await page.click("#events-filter button[type=submit]");
+    await page.waitForFunction(() => document.querySelectorAll("#failed-panel tr[data-status=failed]").length === 3);
+
+    // WHEN "Retry all matching" is pressed
+    await page.click("#replay-all");
+    await page.waitForSelector("#replay-summary");
+
+    // THEN the count and every record's outcome are shown: the three are processed now
+    assert.match(await text("#replay-summary"), /^3 matching failed or rejected events: 3 processed, 0 duplicate, 0 failed, 0 skipped, 0 unavailable\.$/);
+    assert.equal(await page.locator("#replay-results tr[data-status=processed]").count(), 3);
+    const hashes = await page.$$eval("#replay-results tr[data-status=processed] code.hash-short", (codes) => codes.map((c) => c.title));
+    assert.equal(new Set(hashes).size, 3);
+    for (const hash of hashes) assert.match(hash, /^[0-9a-f]{64}$/);
+    await page.locator("#replay-result").screenshot({ path: `${ARTIFACTS}dashboard-replay.png` });
+    // counted once each: three more events, 8 more in total; no failed record is left
+    await waitText("#agg-count", String(countBefore + 3));
+    await page.waitForFunction(() => document.querySelectorAll("#failed-panel tr[data-status=failed]").length === 0);
+
+    // AND pressed again, nothing is left to retry: nothing counts twice
+    await page.click("#replay-all");
+    await page.waitForFunction(() => document.querySelector("#replay-summary")?.dataset.total === "0");
+    assert.match(await text("#replay-summary"), /^0 matching failed or rejected events: 0 processed/);
+    assert.equal(await page.locator("#replay-results").count(), 0);
+    await page.click("#agg-form button[type=submit]");
+    await waitText("#agg-count", String(countBefore + 3));
   });
 });
 

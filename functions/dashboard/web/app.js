@@ -1,5 +1,6 @@
 // The dashboard: API key, event composer with in-browser normalization (event-core WASM),
-// sending, processed and failed events (view, retry), aggregates with an hourly chart.
+// sending, processed and failed events (view, retry, retry all matching), aggregates with an
+// hourly chart.
 
 import init, { normalize } from "./event_core.js";
 import { apiKey, call, setApiKey, useTypedKey } from "./api.js";
@@ -7,6 +8,7 @@ import { renderHourly } from "./chart.js";
 import { Composer } from "./compose.js";
 import { fill, h, pretty, prettyRaw, shortTime } from "./dom.js";
 import { PagedList, table } from "./lists.js";
+import { setUpReplay } from "./replay.js";
 
 const WASM_URL = new URL("./event_core_bg.wasm", import.meta.url);
 const CLIENT_STORAGE = "event-ingest.client-id";
@@ -212,6 +214,14 @@ $("events-filter").addEventListener("submit", (event) => {
   event.preventDefault();
   processed.reset();
   failed.reset();
+});
+
+setUpReplay({
+  button: $("replay-all"),
+  container: $("replay-result"),
+  clientId: () => eventsFilter().client_id,
+  onAnswer: checkUnauthorized,
+  onDone: () => refreshAll(),
 });
 
 // ------------------------------------------------------------------ one failed event

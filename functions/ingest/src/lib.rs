@@ -1,8 +1,9 @@
-//! The `ingest` function: `POST /events` (one event or a batch) and
-//! `POST /events/failed/{failed_id}/retry`.
+//! The `ingest` function: `POST /events` (one event or a batch),
+//! `POST /events/failed/{failed_id}/retry` and the bulk replay `POST /events/failed/retry`.
 
 mod batch;
 mod outcome;
+mod replay;
 mod retry;
 mod single;
 
@@ -19,15 +20,17 @@ use lambda_http::{Body, Request, Response};
 enum Endpoint {
     PostEvents,
     Retry,
+    Replay,
 }
 
-const ROUTES: [Route<Endpoint>; 2] = [
+const ROUTES: [Route<Endpoint>; 3] = [
     Route::new(Method::POST, "/events", Endpoint::PostEvents),
     Route::new(
         Method::POST,
         "/events/failed/{failed_id}/retry",
         Endpoint::Retry,
     ),
+    Route::new(Method::POST, "/events/failed/retry", Endpoint::Replay),
 ];
 
 /// Answer one request. Generic over the store so tests run it on `MemoryStore`.
@@ -52,6 +55,7 @@ async fn route<S: Store>(req: Request, meta: RequestMeta, app: &App<S>) -> Resul
                 let id = params.get("failed_id").unwrap_or_default();
                 retry::post(&ctx, id, &meta.request_id).await
             }
+            Endpoint::Replay => replay::post(&ctx, body_bytes(&req)).await,
         }
     };
     // The store gives up at the deadline by itself (`Ctx::store`); this is the backstop for
@@ -61,8 +65,8 @@ async fn route<S: Store>(req: Request, meta: RequestMeta, app: &App<S>) -> Resul
         Ok(reply) => reply,
         Err(_) => {
             tracing::warn!("request deadline passed before an answer; answered unavailable");
-            // One event (a single POST or a retry): a batch answers by its own backstop at
-            // the same instant, item by item, and is counted there.
+            // One event (a single POST or a retry): a batch and a replay answer by their own
+            // backstop at the same instant, item by item, and are counted there.
             event_http::metrics::count_event(EventStatus::Unavailable);
             Err(ErrorCode::StorageUnavailable.into())
         }

@@ -1,10 +1,11 @@
 //! `POST /events/failed/{failed_id}/retry`: process a kept event again, as it was first
-//! received (its original `received_at`, without the simulated failure).
+//! received (its original `received_at`, without the simulated failure). `retry_record` is
+//! the one way a kept record is retried: the bulk replay (`replay.rs`) runs it per record.
 
 use event_core::normalize_event;
 use event_http::{ApiError, ErrorCode, ErrorDetail, Reply};
 use event_runtime::{reason_detail, Ctx};
-use event_store::{CommitOutcome, FailedStatus, ProcessedRecord, Store};
+use event_store::{CommitOutcome, FailedRecord, FailedStatus, ProcessedRecord, Store};
 use serde_json::value::RawValue;
 
 use crate::outcome::{storage_failure_reason, Outcome};
@@ -16,10 +17,20 @@ pub(crate) async fn post<S: Store>(
     request_id: &str,
 ) -> Result<Reply, ApiError> {
     let record = ctx.failed_record(id).await?;
-    let failed_id = record.failed_id.clone();
     if record.status == FailedStatus::Rejected {
         return Err(ErrorCode::NotRetryable.into());
     }
+    respond(retry_record(ctx, record).await?, request_id)
+}
+
+/// Commit a kept record's event (not a rejected one: the caller checks) and mark the record
+/// `retried` in the same step; when storage fails again, count the attempt and keep it
+/// retryable. Records the outcome's client and hash in the current span.
+pub(crate) async fn retry_record<S: Store>(
+    ctx: &Ctx<'_, S>,
+    record: FailedRecord,
+) -> Result<Outcome, ApiError> {
+    let failed_id = record.failed_id.clone();
     let raw: &RawValue = serde_json::from_str(&record.raw).map_err(|error| {
         // Only valid events are ever kept as `failed`, so this is a corrupted item.
         tracing::error!(%error, failed_id = %failed_id.0, "stored raw event is not JSON");
@@ -29,12 +40,11 @@ pub(crate) async fn post<S: Store>(
         Ok(parsed) => parsed,
         // Valid when kept, invalid now (the rules changed): a retry cannot help.
         Err(error) => {
-            let outcome = Outcome::Kept {
+            return Ok(Outcome::Kept {
                 error: ErrorDetail::from(&error),
                 failed_id,
                 retryable: false,
-            };
-            return respond(outcome, request_id);
+            });
         }
     };
     let span = tracing::Span::current();
@@ -77,5 +87,5 @@ pub(crate) async fn post<S: Store>(
         // The failed record is settled: its event is counted now (or already was).
         event_http::metrics::count_retried();
     }
-    respond(outcome, request_id)
+    Ok(outcome)
 }

@@ -6,8 +6,9 @@
 mod common;
 
 use common::*;
+use event_core::ClientId;
 use event_http::metrics::capture::{emf_lines, metric};
-use event_store::MemoryStore;
+use event_store::{new_failed_id, FailedRecord, FailedStatus, FailureReason, MemoryStore, Store};
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
 
@@ -139,6 +140,48 @@ async fn a_retried_failed_record_counts_events_retried_and_its_outcome() {
     assert_eq!(answer.status, StatusCode::CREATED);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_emf(&lines[0], &[("events_processed", 1), ("events_retried", 1)]);
+}
+
+#[tokio::test]
+async fn a_bulk_replay_counts_each_record_as_its_single_retry_would_and_skipped_ones_not_at_all() {
+    // Two failed records of one event, one of another, and a rejected one, kept without a
+    // request (a request outside a capture would count into another test's).
+    let app = app();
+    let kept = |n: u32, status| FailedRecord {
+        failed_id: new_failed_id(fixed_now(), 4),
+        client_id: Some(ClientId::parse("acme-prod").unwrap()),
+        reason: FailureReason {
+            code: "storage_failed".to_owned(),
+            message: "kept".to_owned(),
+            field: None,
+        },
+        raw: event_with_amount(&n.to_string()),
+        raw_truncated: false,
+        received_at: fixed_now(),
+        attempts: 1,
+        status,
+    };
+    for record in [
+        kept(1, FailedStatus::Failed),
+        kept(1, FailedStatus::Failed),
+        kept(2, FailedStatus::Failed),
+        kept(3, FailedStatus::Rejected),
+    ] {
+        app.store.put_failed(&record).await.unwrap();
+    }
+
+    let (answer, lines) = emf_lines(FUNCTION, call(&app, replay_text("{}"))).await;
+
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_emf(
+        &lines[0],
+        &[
+            ("events_processed", 2),
+            ("events_duplicate", 1),
+            ("events_retried", 3),
+        ],
+    );
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ pub use event_http::testing::*;
 use event_store::{
     AggregateQuery, AggregateTotals, ClientPatterns, CommitOutcome, FailedId, FailedQuery,
     FailedRecord, HourBucket, HourlyQuery, KeyHash, KeyState, MemoryStore, Page, ProcessedQuery,
-    ProcessedRecord, Store, StoreError, Tenant, TenantId,
+    ProcessedRecord, ReplayPage, ReplayQuery, Store, StoreError, Tenant, TenantId,
 };
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -168,6 +168,9 @@ impl Store for FailingStore {
         Err((self.0)())
     }
     async fn list_failed(&self, _: &FailedQuery) -> Result<Page<FailedRecord>, StoreError> {
+        Err((self.0)())
+    }
+    async fn list_failed_for_replay(&self, _: &ReplayQuery) -> Result<ReplayPage, StoreError> {
         Err((self.0)())
     }
     async fn aggregate(&self, _: &AggregateQuery) -> Result<AggregateTotals, StoreError> {

@@ -130,6 +130,15 @@ pub trait Store: Send + Sync + 'static {
         query: &FailedQuery,
     ) -> impl Future<Output = Result<Page<FailedRecord>, StoreError>> + Send;
 
+    /// The next page of a bulk replay's selection (`ReplayQuery`), each record with the
+    /// cursor that resumes at it. Records retried meanwhile drop out of the selection; a
+    /// cursor of another selection is `InvalidCursor`. A page may hold fewer than `limit`
+    /// records (even none) while `next_cursor` is set.
+    fn list_failed_for_replay(
+        &self,
+        query: &ReplayQuery,
+    ) -> impl Future<Output = Result<ReplayPage, StoreError>> + Send;
+
     fn aggregate(
         &self,
         query: &AggregateQuery,

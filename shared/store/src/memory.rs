@@ -20,8 +20,8 @@ use crate::keys::{self, SkRange};
 use crate::tenancy::{ClientPatterns, KeyHash, KeyState, Tenant, TenantId};
 use crate::{
     AggregateQuery, AggregateTotals, CommitOutcome, FailedId, FailedQuery, FailedRecord,
-    FailedStatus, HourBucket, HourlyQuery, Page, ProcessedQuery, ProcessedRecord, Store,
-    StoreConfig, StoreError,
+    FailedStatus, HourBucket, HourlyQuery, Page, ProcessedQuery, ProcessedRecord, ReplayItem,
+    ReplayPage, ReplayQuery, Store, StoreConfig, StoreError,
 };
 
 /// Hourly aggregate key: client, metric (`None` = all metrics), hour start (ns).
@@ -465,6 +465,62 @@ impl Store for MemoryStore {
             query.limit,
             |record| client.is_none_or(|c| record.client_id.as_ref() == Some(c)),
         )
+    }
+
+    async fn list_failed_for_replay(&self, query: &ReplayQuery) -> Result<ReplayPage, StoreError> {
+        self.in_time()?;
+        let from = query.from.unwrap_or(EventTimestamp::MIN);
+        let to = query.to.unwrap_or(EventTimestamp::MAX);
+        let Some(range) = SkRange::of_times(from, to) else {
+            return Ok(ReplayPage {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        };
+        let client = query.client_id.as_ref();
+        let fingerprint = Fingerprint::of(&[
+            "memory-replay",
+            &self.tenant,
+            client.map_or("*", ClientId::as_str),
+            &bound_text(query.from),
+            &bound_text(query.to),
+            &query.codes_key(),
+        ]);
+        let tables = self.lock();
+        let page = page(
+            &tables.failed,
+            &range,
+            query.cursor.as_deref(),
+            fingerprint,
+            query.limit,
+            |record| {
+                client.is_none_or(|c| record.client_id.as_ref() == Some(c)) && query.selects(record)
+            },
+        )?;
+        // A page at the first record starts where this one did; at any later record, right
+        // after the record before it (one partition: one position).
+        let mut cursor_at = match &query.cursor {
+            Some(token) => token.clone(),
+            None => Cursor::start(1).encode(fingerprint),
+        };
+        let mut items = Vec::with_capacity(page.items.len());
+        for record in page.items {
+            let sk = Self::failed_sk(&record.failed_id).ok_or_else(|| {
+                StoreError::Internal(format!("malformed failed id {:?}", record.failed_id.0))
+            })?;
+            let next = Cursor {
+                positions: vec![Position::After(sk)],
+            }
+            .encode(fingerprint);
+            items.push(ReplayItem {
+                record,
+                cursor_at: std::mem::replace(&mut cursor_at, next),
+            });
+        }
+        Ok(ReplayPage {
+            items,
+            next_cursor: page.next_cursor,
+        })
     }
 
     async fn aggregate_hourly(&self, query: &HourlyQuery) -> Result<Vec<HourBucket>, StoreError> {

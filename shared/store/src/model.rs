@@ -89,6 +89,53 @@ pub struct FailedQuery {
     pub cursor: Option<String>,
 }
 
+/// The failed records a bulk replay works through: the tenant's records that still await a
+/// retry (status `failed`) or never can have one (`rejected`, so the replay can list them as
+/// skipped); `retried` ones are settled and never match. Received in `from <= t < to`, of one
+/// client or all, with a reason code among `codes` (any code when empty). Newest receipt
+/// first, like `list_failed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayQuery {
+    pub client_id: Option<ClientId>,
+    pub from: Option<EventTimestamp>,
+    pub to: Option<EventTimestamp>,
+    pub codes: Vec<String>,
+    pub limit: u32,
+    pub cursor: Option<String>,
+}
+
+impl ReplayQuery {
+    /// Whether a record of this query's range and client is in the selection (status and
+    /// code: what the stores filter after reading a key range).
+    pub fn selects(&self, record: &FailedRecord) -> bool {
+        record.status != FailedStatus::Retried
+            && (self.codes.is_empty() || self.codes.contains(&record.reason.code))
+    }
+
+    /// The codes as a cursor fingerprint part: order and repeats do not change the selection.
+    pub(crate) fn codes_key(&self) -> String {
+        let mut codes = self.codes.clone();
+        codes.sort();
+        codes.dedup();
+        codes.join(",")
+    }
+}
+
+/// One selected record and the cursor that starts a page at it: a replay that stops early
+/// hands back the cursor of the first record it did not do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayItem {
+    pub record: FailedRecord,
+    pub cursor_at: String,
+}
+
+/// One page of a `ReplayQuery`; `next_cursor` continues after its last item (`None`: done).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayPage {
+    pub items: Vec<ReplayItem>,
+    pub next_cursor: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AggregateQuery {
     pub client_id: ClientId,

@@ -7,6 +7,11 @@ use event_store::{
 };
 
 #[tokio::test]
+async fn replay_selection_walks_every_matching_record_once() {
+    scenarios::replay_selection_walks_every_matching_record_once(&MemoryStore::new(), 4).await;
+}
+
+#[tokio::test]
 async fn a_resent_event_counts_once() {
     scenarios::a_resent_event_counts_once(&MemoryStore::new()).await;
 }

@@ -57,6 +57,13 @@ pub fn retry(id_in_path: &str) -> Request {
     request_from(&serde_json::from_str(&text.replace("FAILED_ID", id_in_path)).unwrap())
 }
 
+/// `POST /events/failed/retry` (the bulk replay) with `body` as sent.
+pub fn replay_text(body: &str) -> Request {
+    request("http_v2_replay.json", |event| {
+        event["body"] = Value::String(body.to_owned())
+    })
+}
+
 pub async fn call<S: Store>(app: &App<S>, req: Request) -> Answer {
     ingest::handle(req, app).await.into()
 }

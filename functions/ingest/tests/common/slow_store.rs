@@ -8,7 +8,7 @@ use event_runtime::testing::memory_store;
 use event_store::{
     AggregateQuery, AggregateTotals, ClientPatterns, CommitOutcome, FailedId, FailedQuery,
     FailedRecord, HourBucket, HourlyQuery, KeyHash, KeyState, MemoryStore, Page, ProcessedQuery,
-    ProcessedRecord, Store, StoreError, Tenant, TenantId,
+    ProcessedRecord, ReplayPage, ReplayQuery, Store, StoreError, Tenant, TenantId,
 };
 use futures::{stream, Stream, StreamExt};
 
@@ -145,6 +145,9 @@ impl Store for SlowStore {
     }
     async fn list_failed(&self, query: &FailedQuery) -> Result<Page<FailedRecord>, StoreError> {
         self.inner.list_failed(query).await
+    }
+    async fn list_failed_for_replay(&self, query: &ReplayQuery) -> Result<ReplayPage, StoreError> {
+        self.inner.list_failed_for_replay(query).await
     }
     async fn aggregate(&self, query: &AggregateQuery) -> Result<AggregateTotals, StoreError> {
         self.inner.aggregate(query).await

@@ -30,7 +30,8 @@ use retry::{AttemptError, Limits};
 use crate::tenancy::{ClientPatterns, KeyHash, KeyState, Tenant, TenantId};
 use crate::{
     AggregateQuery, AggregateTotals, CommitOutcome, FailedId, FailedQuery, FailedRecord,
-    HourBucket, HourlyQuery, Page, ProcessedQuery, ProcessedRecord, Store, StoreConfig, StoreError,
+    HourBucket, HourlyQuery, Page, ProcessedQuery, ProcessedRecord, ReplayPage, ReplayQuery, Store,
+    StoreConfig, StoreError,
 };
 
 #[derive(Clone)]
@@ -299,6 +300,10 @@ impl Store for DynamoStore {
 
     async fn list_failed(&self, query: &FailedQuery) -> Result<Page<FailedRecord>, StoreError> {
         self.failed_page(query).await
+    }
+
+    async fn list_failed_for_replay(&self, query: &ReplayQuery) -> Result<ReplayPage, StoreError> {
+        self.replay_page(query).await
     }
 
     async fn aggregate(&self, query: &AggregateQuery) -> Result<AggregateTotals, StoreError> {
