@@ -2,7 +2,7 @@
 # (`make help` lists them). `make` alone is `make dev`.
 # The local stack is driven by scripts/stack.py (code: scripts/devstack/, see its __init__.py).
 .PHONY: help dev test check itest lint routes unit stack-test bench bench-dynamo coldstart sam-build up down status tools \
-        rust-targets wasm-pkg js contract browser key reliability soak shards fuzz cli
+        rust-targets wasm-pkg js contract browser key reliability soak shards fuzz cli bench-cli
 
 .DEFAULT_GOAL := dev
 
@@ -91,12 +91,17 @@ cli:         ## build the event-ingest command (release) into .local/bin/event-i
 	install -D -m 755 target/release/event-ingest .local/bin/event-ingest
 	@echo "installed .local/bin/event-ingest (try: .local/bin/event-ingest send --help)"
 
+bench-cli: cli  ## event-ingest send vs xargs -P 8 curl on 100,000 events, client CPU per event, RSS on 1 GB (BENCHMARKS.md)
+	scripts/stack.py with python3 bench/cli/bench.py
+
 reliability: wasm-pkg  ## the reliability and hostile-input tests at small size, recorded in RELIABILITY.md
 	REPORT=1 scripts/stack.py with bash -c 'cargo test -p integration-tests --test reliability -- --test-threads=1 && \
 	  cargo test -p integration-tests --test hostile'
 
-soak: wasm-pkg  ## the reliability tests at full size (load with duplicates, storage faults, hot client, crashes), recorded in RELIABILITY.md
+soak: wasm-pkg  ## the reliability tests at full size (load with duplicates, storage faults, hot client, crashes), recorded in RELIABILITY.md; event-ingest's stack tests at full size
 	REPORT=1 SOAK=1 scripts/stack.py with cargo test -p integration-tests --test reliability -- --test-threads=1 --nocapture
+	scripts/stack.py with bash -c 'E2E_LINES=100000 cargo test -p event-ingest --test stack_resume -- --ignored --nocapture killed_three_times && \
+	  E2E_LINES=20000 cargo test -p event-ingest --test stack_faults -- --ignored --nocapture'
 
 shards: wasm-pkg  ## the hot-client test at AGGREGATE_SHARDS 1, 4 and 16, conflicts as DynamoDB makes them (RELIABILITY.md)
 	REPORT=1 scripts/stack.py with bash -c 'for n in 1 4 16; do HOT_AGGREGATE_SHARDS=$$n cargo test -p integration-tests \
