@@ -54,7 +54,10 @@ fn killed_three_times_and_resumed_every_event_is_counted_exactly_once() {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        std::thread::sleep(Duration::from_millis(fastrand::u64(0..1000)));
+        // Up to 1 s, longer for a larger input (10 s at 100,000 lines), so that at full
+        // size the kills spread over the run rather than all landing in its first seconds.
+        let latest_ms = (lines as u64 / 10).max(1000);
+        std::thread::sleep(Duration::from_millis(fastrand::u64(0..latest_ms)));
         assert!(
             child.try_wait().unwrap().is_none(),
             "the run is still going when it is killed"
