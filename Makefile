@@ -19,7 +19,7 @@ check: rust-targets wasm-pkg  ## `make test` without sam build, for quick iterat
 	SAM_BUILD=0 scripts/test.sh
 
 itest: wasm-pkg ## only the end-to-end HTTP tests (reuses a running stack, or starts and then stops one)
-	scripts/stack.py with bash -c 'cargo test -p integration-tests && cargo test -p event-ingest --test stack_resume -- --ignored'
+	scripts/stack.py with bash -c 'cargo test -p integration-tests && cargo test -p event-ingest -- --ignored'
 
 lint: rust-targets wasm-pkg   ## the static gates only
 	cargo fmt --all --check

@@ -39,8 +39,8 @@ step "tests: the stack restarted right after a stop; unit, property, handler, st
 # scripts/test_restart.py restarts a stack started here (it leaves yours alone).
 scripts/stack.py with bash -c 'python3 scripts/test_restart.py &&
   { set -o pipefail; cargo test --workspace --no-fail-fast 2>&1 | tee .local/test-output.log; } &&
-  printf "\n==> event-ingest against the stack (killed and resumed; --retry-failed)\n" &&
-  { set -o pipefail; cargo test -p event-ingest --test stack_resume -- --ignored 2>&1 | tee -a .local/test-output.log; } &&
+  printf "\n==> event-ingest against the stack (killed and resumed, directly and through storage faults; failed replay)\n" &&
+  { set -o pipefail; cargo test -p event-ingest -- --ignored 2>&1 | tee -a .local/test-output.log; } &&
   printf "\n==> contract: schemathesis against the stack (api/openapi.yaml)\n" &&
   api/contract-test.sh &&
   printf "\n==> browser: the dashboard in Chromium\n" &&
