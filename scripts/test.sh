@@ -16,6 +16,13 @@ scripts/stack.py tools
 
 step "gates: fmt, clippy, wasm32 build of event-core, template lint, routes, stack scripts"
 cargo fmt --all --check
+# make's wasm-pkg ran build.sh before this script: a pkg/ it had to rebuild (its sources'
+# digest differs from the committed pkg/SOURCES) was not committed, and a fresh clone's
+# `make dev` would rebuild it too (wasm32 target, wasm-bindgen-cli: minutes)
+if [ -d .git ] && ! git diff --quiet -- packages/event-core-js/pkg; then
+  echo "packages/event-core-js/pkg/ is stale: build.sh rebuilt it; commit packages/event-core-js/pkg/" >&2
+  exit 1
+fi
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build -p event-core --target wasm32-unknown-unknown
 infra/check.sh
