@@ -19,7 +19,7 @@ cargo fmt --all --check
 # make's wasm-pkg ran build.sh before this script: a pkg/ it had to rebuild (its sources'
 # digest differs from the committed pkg/SOURCES) was not committed, and a fresh clone's
 # `make dev` would rebuild it too (wasm32 target, wasm-bindgen-cli: minutes)
-if [ -d .git ] && ! git diff --quiet -- packages/event-core-js/pkg; then
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && ! git diff --quiet -- packages/event-core-js/pkg; then
   echo "packages/event-core-js/pkg/ is stale: build.sh rebuilt it; commit packages/event-core-js/pkg/" >&2
   exit 1
 fi
