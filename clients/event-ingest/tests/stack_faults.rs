@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use common::{
-    assert_aggregates_equal_truth, assert_report_and_rejects, make_input, read_json, send_command,
-    stack,
+    assert_aggregates_equal_truth, assert_report_and_rejects, read_json, send_command, stack,
+    InputOnDisk,
 };
 use integration_tests::fault_proxy::{FaultPlan, FaultProxy};
 use integration_tests::launcher::ProxiedFunctions;
@@ -113,15 +113,14 @@ fn through_storage_faults_killed_and_resumed_every_event_is_counted_exactly_once
         &["AUTH_CACHE_SECONDS=1".to_owned()],
     ));
     // and an input with resends in other spellings and invalid lines, for fresh clients
-    let lines = common::lines_from_env(3000);
-    let run = format!("{:08x}", fastrand::u32(..));
-    let clients: Vec<String> = (0..4).map(|i| format!("cli-faults-{run}-{i}")).collect();
-    let input = make_input(lines, &clients);
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("events.ndjson");
-    std::fs::write(&file, &input.text).unwrap();
-    let report_path = dir.path().join("report.json");
-    let state_path = dir.path().join("events.ndjson.event-ingest-state");
+    let InputOnDisk {
+        input,
+        dir,
+        file,
+        report_path,
+        state_path,
+    } = common::input_on_disk("cli-faults", 3000);
+    let lines = input.lines;
     let send = || {
         let mut command = send_command(&functions.base, &functions.key, &file, &report_path);
         command.arg("--retry-failed");

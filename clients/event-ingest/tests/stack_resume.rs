@@ -12,8 +12,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    assert_aggregates_equal_truth, assert_report_and_rejects, make_input, read_json,
-    send_command as command, stack,
+    assert_aggregates_equal_truth, assert_report_and_rejects, read_json, send_command as command,
+    stack, InputOnDisk,
 };
 use serde_json::{json, Value};
 
@@ -22,15 +22,14 @@ use serde_json::{json, Value};
 fn killed_three_times_and_resumed_every_event_is_counted_exactly_once() {
     // GIVEN an input with resends in other spellings and invalid lines, for fresh clients
     let (url, key) = stack();
-    let lines = common::lines_from_env(3000);
-    let run = format!("{:08x}", fastrand::u32(..));
-    let clients: Vec<String> = (0..4).map(|i| format!("cli-e2e-{run}-{i}")).collect();
-    let input = make_input(lines, &clients);
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("events.ndjson");
-    std::fs::write(&file, &input.text).unwrap();
-    let report_path = dir.path().join("report.json");
-    let state_path = dir.path().join("events.ndjson.event-ingest-state");
+    let InputOnDisk {
+        input,
+        dir,
+        file,
+        report_path,
+        state_path,
+    } = common::input_on_disk("cli-e2e", 3000);
+    let lines = input.lines;
 
     // WHEN the command is killed with SIGKILL at three random moments, and resumed each time
     let mut kills = 0;

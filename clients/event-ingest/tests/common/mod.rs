@@ -179,6 +179,34 @@ pub fn make_input(lines: usize, clients: &[String]) -> Input {
 }
 
 /// `event-ingest` at `url` with `key`, from the environment (never on the command line).
+/// An input of `make_input` for four fresh clients named `{prefix}-{run}-{i}`
+/// (`lines_from_env(default_lines)` lines), written to `events.ndjson` in a temporary folder,
+/// with the paths of its report and state files beside it.
+pub struct InputOnDisk {
+    pub input: Input,
+    pub dir: tempfile::TempDir,
+    pub file: PathBuf,
+    pub report_path: PathBuf,
+    pub state_path: PathBuf,
+}
+
+pub fn input_on_disk(prefix: &str, default_lines: usize) -> InputOnDisk {
+    let lines = lines_from_env(default_lines);
+    let run = format!("{:08x}", fastrand::u32(..));
+    let clients: Vec<String> = (0..4).map(|i| format!("{prefix}-{run}-{i}")).collect();
+    let input = make_input(lines, &clients);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.ndjson");
+    std::fs::write(&file, &input.text).unwrap();
+    InputOnDisk {
+        report_path: dir.path().join("report.json"),
+        state_path: dir.path().join("events.ndjson.event-ingest-state"),
+        input,
+        dir,
+        file,
+    }
+}
+
 pub fn event_ingest(url: &str, key: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_event-ingest"));
     command
