@@ -69,8 +69,7 @@ pub(crate) async fn show<S: Store>(ctx: &Ctx<'_, S>) -> Result<Reply, ApiError> 
                 .daily
                 .map(|daily| daily.saturating_sub(usage.day.leased)),
             resets_at: EventTimestamp::from_unix_nanos(midnight).unwrap_or(EventTimestamp::MAX),
-            current_rate_per_second: (usage.previous_minute_accepted as f64 / 60.0 * 100.0)
-                .round()
+            current_rate_per_second: (usage.previous_minute_accepted as f64 / 60.0 * 100.0).round()
                 / 100.0,
             current_minute_accepted: usage.current_minute_accepted,
         })

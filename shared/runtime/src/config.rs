@@ -104,7 +104,10 @@ impl Config {
                 },
             },
             limits: LimitDefaults {
-                rate_per_second: parse_limit("DEFAULT_RATE_PER_SECOND", get("DEFAULT_RATE_PER_SECOND"))?,
+                rate_per_second: parse_limit(
+                    "DEFAULT_RATE_PER_SECOND",
+                    get("DEFAULT_RATE_PER_SECOND"),
+                )?,
                 burst: parse_limit("DEFAULT_BURST", get("DEFAULT_BURST"))?,
                 daily: parse_limit("DEFAULT_DAILY_QUOTA", get("DEFAULT_DAILY_QUOTA"))?,
                 reads_per_second: parse_limit(

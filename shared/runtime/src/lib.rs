@@ -25,5 +25,5 @@ pub use auth::AuthConfig;
 pub use caller::Caller;
 pub use clock::{system_now, Clock};
 pub use config::{Config, ConfigError};
-pub use limiter::{with_limit_headers, Admission, LimitDefaults, LimitState, Limiter, Limits};
 pub use failure::{failure_reason, reason_detail, store_error};
+pub use limiter::{with_limit_headers, Admission, LimitDefaults, LimitState, Limiter, Limits};

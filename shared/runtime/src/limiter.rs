@@ -60,7 +60,9 @@ impl Bucket {
 
     /// The largest block an instance leases: a quarter of a second's tokens, half the burst.
     fn block_cap(self) -> u64 {
-        (self.per_second / 4).min(self.burst / 2).clamp(1, MAX_BLOCK)
+        (self.per_second / 4)
+            .min(self.burst / 2)
+            .clamp(1, MAX_BLOCK)
     }
 }
 
@@ -93,12 +95,12 @@ impl Limits {
         let reads = own.reads_per_second.unwrap_or(defaults.reads_per_second);
         Limits {
             // A rate without a burst allows one second's worth at once.
-            events: (rate > 0).then(|| Bucket {
+            events: (rate > 0).then_some(Bucket {
                 per_second: rate,
                 burst: if burst > 0 { burst } else { rate },
             }),
             daily: (daily > 0).then_some(daily),
-            reads: (reads > 0).then(|| Bucket {
+            reads: (reads > 0).then_some(Bucket {
                 per_second: reads,
                 burst: reads.saturating_mul(2),
             }),
@@ -185,7 +187,10 @@ pub enum Admission {
     Unlimited,
     Admitted(LimitState),
     /// 429: nothing may be written for the request.
-    Refused { error: ApiError, state: LimitState },
+    Refused {
+        error: ApiError,
+        state: LimitState,
+    },
 }
 
 impl Admission {
@@ -273,7 +278,9 @@ impl Limiter {
             return Admission::Unlimited;
         };
         let now_us = now.unix_nanos() / 1_000;
-        let admission = self.decide(store, tenant, bucket, quota, meter, n, now_us).await;
+        let admission = self
+            .decide(store, tenant, bucket, quota, meter, n, now_us)
+            .await;
         if meter == Meter::Events {
             let refused = matches!(admission, Admission::Refused { .. });
             self.count(store, tenant, n, refused, now_us).await;
@@ -342,7 +349,11 @@ impl Limiter {
                 lease.block.clamp(1, cap)
             };
             let keep = if live { lease.left } else { 0 };
-            let give_back = if live || quota.is_none() { 0 } else { lease.left };
+            let give_back = if live || quota.is_none() {
+                0
+            } else {
+                lease.left
+            };
             let needed = n - keep;
             (
                 rules.take(&day, needed.max(lease.block), give_back, lease.tat_us),
@@ -502,7 +513,10 @@ impl Rules {
                 SECOND_US,
             );
         };
-        let tat = found.tat(self.meter).unwrap_or(self.now_us).max(self.now_us);
+        let tat = found
+            .tat(self.meter)
+            .unwrap_or(self.now_us)
+            .max(self.now_us);
         let cost = bucket.interval_us().saturating_mul(needed as i64);
         let unit = if self.meter == Meter::Events {
             "events"
@@ -573,7 +587,10 @@ impl Rules {
     /// Storage failed: this instance's own bucket decides.
     fn admit_locally(&self, lease: &mut Lease, n: u64) -> Admission {
         let take = self.take(&lease.day, n, 0, lease.local.tat(self.meter));
-        let take = TokenTake { quota: None, ..take };
+        let take = TokenTake {
+            quota: None,
+            ..take
+        };
         match limits::apply(&take, &lease.local) {
             Some(tat) => {
                 match self.meter {

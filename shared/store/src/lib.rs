@@ -158,8 +158,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Add one function instance's accepted and refused counts to this tenant's day and
     /// minute items.
-    fn add_usage(&self, delta: &UsageDelta)
-        -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn add_usage(&self, delta: &UsageDelta) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// This tenant's day item and two minute items (`yyyy-mm-ddThh:mm`), zero where absent.
     fn usage(

@@ -17,7 +17,9 @@ use futures::{stream, Stream, StreamExt};
 use crate::cursor::{Cursor, Fingerprint, Position};
 use crate::hours::{AggregatePlan, Totals, HOUR_NS};
 use crate::keys::{self, SkRange};
-use crate::limits::{self, DayCounter, Meter, TakeOutcome, TenantLimits, TokenTake, Usage, UsageDelta};
+use crate::limits::{
+    self, DayCounter, Meter, TakeOutcome, TenantLimits, TokenTake, Usage, UsageDelta,
+};
 use crate::tenancy::{ClientPatterns, KeyHash, KeyState, Tenant, TenantId};
 use crate::{
     AggregateQuery, AggregateTotals, CommitOutcome, FailedId, FailedQuery, FailedRecord,
@@ -610,10 +612,7 @@ impl Store for MemoryStore {
         day.accepted += delta.accepted;
         day.refused += delta.refused;
         *lock(&self.shared.limiter_minutes)
-            .entry((
-                self.tenant.clone(),
-                limits::minute_sk(&delta.minute),
-            ))
+            .entry((self.tenant.clone(), limits::minute_sk(&delta.minute)))
             .or_default() += delta.accepted;
         Ok(())
     }

@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity, ReturnValue};
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity, ReturnValue};
 
 use super::items::{n, s, Item};
 use super::retry::{classify, with_retry};
@@ -20,7 +20,10 @@ use crate::StoreError;
 
 /// How one form of a take ended.
 enum Attempt {
-    Taken { tat_us: i64, leased: u64 },
+    Taken {
+        tat_us: i64,
+        leased: u64,
+    },
     /// The condition failed; the item as it was, when DynamoDB returned it.
     ConditionFailed(Option<Item>),
 }
@@ -121,7 +124,9 @@ impl DynamoStore {
                 .expression_attribute_names("#tat", take.meter.attribute())
                 .set_expression_attribute_values(Some(values.clone()))
                 .return_values(ReturnValue::UpdatedNew)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .return_consumed_capacity(ReturnConsumedCapacity::Total);
             async move {
                 self.count_request();
@@ -154,7 +159,11 @@ impl DynamoStore {
     /// return the item).
     async fn day_counter(&self, day: &str) -> Result<DayCounter, StoreError> {
         let item = self
-            .get_consistent("read limiter day", keys::limiter_pk(self.tenant()), &limits::day_sk(day))
+            .get_consistent(
+                "read limiter day",
+                keys::limiter_pk(self.tenant()),
+                &limits::day_sk(day),
+            )
             .await?;
         Ok(item.as_ref().map(counter_of).unwrap_or_default())
     }
