@@ -632,3 +632,94 @@ impl Rules {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(rate: u64, burst: u64, daily: u64, reads: u64) -> TenantLimits {
+        TenantLimits {
+            rate_per_second: Some(rate),
+            burst: Some(burst),
+            daily: Some(daily),
+            reads_per_second: Some(reads),
+        }
+    }
+
+    #[test]
+    fn a_tenants_own_limits_win_and_the_defaults_fill_the_rest() {
+        let defaults = LimitDefaults {
+            rate_per_second: 500,
+            burst: 2000,
+            daily: 0,
+            reads_per_second: 50,
+        };
+        let own = TenantLimits {
+            rate_per_second: Some(10),
+            ..TenantLimits::default()
+        };
+        let resolved = Limits::resolve(&own, &defaults);
+        assert_eq!(
+            resolved.events,
+            Some(Bucket {
+                per_second: 10,
+                burst: 2000
+            })
+        );
+        assert_eq!(resolved.daily, None, "0 is no quota");
+        assert_eq!(resolved.reads.map(|b| b.burst), Some(100), "reads burst twice the rate");
+        // 0 everywhere: nothing to meter, no storage
+        let none = Limits::resolve(&limits(0, 0, 0, 0), &defaults);
+        assert!(none.of(Meter::Events).is_none() && none.of(Meter::Reads).is_none());
+        // a rate without a burst allows one second's worth
+        let no_burst = Limits::resolve(&limits(7, 0, 0, 0), &LimitDefaults::default());
+        assert_eq!(no_burst.events.unwrap().burst, 7);
+    }
+
+    #[test]
+    fn blocks_stay_small_against_the_rate_and_the_burst() {
+        let block = |per_second, burst| Bucket { per_second, burst }.block_cap();
+        assert_eq!(block(100, 200), 25, "a quarter of a second");
+        assert_eq!(block(100, 10), 5, "half the burst");
+        assert_eq!(block(100_000, 100_000), MAX_BLOCK);
+        assert_eq!(block(1, 1), 1);
+    }
+
+    #[test]
+    fn the_headers_follow_the_ratelimit_draft() {
+        let state = LimitState {
+            meter: Meter::Events,
+            bucket: Some(Bucket {
+                per_second: 100,
+                burst: 500,
+            }),
+            remaining: 420,
+            full_in_seconds: 1,
+            daily: Some(1_000_000),
+            daily_remaining: 918_700,
+            seconds_to_midnight: 43_210,
+        };
+        let mut headers = HeaderMap::new();
+        state.insert_headers(&mut headers);
+        assert_eq!(
+            headers["ratelimit-policy"],
+            "\"rate\";q=500;w=5, \"daily\";q=1000000;w=86400"
+        );
+        assert_eq!(
+            headers["ratelimit"],
+            "\"rate\";r=420;t=1, \"daily\";r=918700;t=43210"
+        );
+    }
+
+    #[test]
+    fn days_minutes_and_midnight_are_utc() {
+        // 2026-11-20T23:59:59.5Z
+        let us = (1_795_219_200 - 1) * 1_000_000 + 500_000;
+        assert_eq!(
+            day_and_minute(us),
+            ("2026-11-20".to_owned(), "2026-11-20T23:59".to_owned())
+        );
+        assert_eq!(seconds_to_midnight(us), 1);
+        assert_eq!(seconds_to_midnight(1_795_219_200 * 1_000_000), 86_400);
+    }
+}
