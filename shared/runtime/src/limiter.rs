@@ -364,11 +364,13 @@ impl Limiter {
         let mut taken = take.tokens;
         let mut outcome = store.take_tokens(&take).await;
         if let Ok(TakeOutcome::Refused(found)) = &outcome {
-            // The block did not fit; what this request needs alone may.
-            if take.tokens > needed {
-                let smaller = rules.take(&day, needed, take.give_back, found.tat(meter));
+            // The block did not fit; as much of it as the bucket holds now may (at least what
+            // this request needs): under a flood, one write still admits several requests.
+            let room = rules.room(found, take.give_back).min(take.tokens);
+            if room >= needed && room < take.tokens {
+                let smaller = rules.take(&day, room, take.give_back, found.tat(meter));
                 if limits::apply(&smaller, found).is_some() {
-                    taken = needed;
+                    taken = room;
                     outcome = store.take_tokens(&smaller).await;
                 }
             }
@@ -487,6 +489,25 @@ impl Rules {
             idle_hint: tat_us.is_none_or(|tat| tat < self.now_us),
             expires_at: self.now_us / SECOND_US + KEEP_DAYS * 86_400,
         }
+    }
+
+    /// How many tokens a take could get from an item found as `found`, now.
+    fn room(&self, found: &DayCounter, give_back: u64) -> u64 {
+        let quota_room = self.quota.map_or(u64::MAX, |quota| {
+            (quota + give_back).saturating_sub(found.leased)
+        });
+        let bucket_room = match self.bucket {
+            None => u64::MAX,
+            Some(bucket) => {
+                let tat = found
+                    .tat(self.meter)
+                    .unwrap_or(self.now_us)
+                    .max(self.now_us);
+                let ahead = self.now_us + bucket.tolerance_us() - tat;
+                (ahead.max(0) / bucket.interval_us().max(1)) as u64
+            }
+        };
+        quota_room.min(bucket_room)
     }
 
     /// Which limit refused `needed` tokens on an item found as `found`, in words, and
@@ -667,7 +688,11 @@ mod tests {
             })
         );
         assert_eq!(resolved.daily, None, "0 is no quota");
-        assert_eq!(resolved.reads.map(|b| b.burst), Some(100), "reads burst twice the rate");
+        assert_eq!(
+            resolved.reads.map(|b| b.burst),
+            Some(100),
+            "reads burst twice the rate"
+        );
         // 0 everywhere: nothing to meter, no storage
         let none = Limits::resolve(&limits(0, 0, 0, 0), &defaults);
         assert!(none.of(Meter::Events).is_none() && none.of(Meter::Reads).is_none());
