@@ -67,7 +67,7 @@ export function createSender(options) {
     }
     // Ours is written before theirs go, so an adopted event is never only in memory. A live
     // tab whose key is adopted keeps sending its own copy: at worst a duplicate.
-    if (save()) for (const k of keys) storage.removeItem(k);
+    if (save()) for (const k of keys) if (k !== id) storage.removeItem(k);
   }
 
   // The next batch of `list`: in order, at most batchMax events and `bytes` of body.
