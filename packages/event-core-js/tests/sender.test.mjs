@@ -328,3 +328,10 @@ test("page hide: visibilitychange to hidden and pagehide send with keepalive; cl
     delete globalThis.removeEventListener;
   }
 });
+
+test("sender.js stays small: at most 5 KiB gzipped (README, Sizes)", async () => {
+  const { readFileSync } = await import("node:fs");
+  const { gzipSync } = await import("node:zlib");
+  const size = gzipSync(readFileSync(new URL("../sender.js", import.meta.url)), { level: 9 }).length;
+  assert.ok(size <= 5120, `sender.js is ${size} B gzipped`);
+});
