@@ -32,7 +32,7 @@ export function createSender(options) {
   const prefix = storageKey + " ";
   const id = prefix + now().toString(36) + random().toString(36).slice(2, 8);
   let queue = []; // {h: event_hash, b: text, n: UTF-8 bytes, done?, k?: in a keepalive}
-  let running, queued, timer, saving, pausedUntil = 0, inKeepalive = 0;
+  let running, waiting, timer, saving, pausedUntil = 0, inKeepalive = 0;
 
   const entry = (h, b) => ({ h, b, n: utf8.encode(b).length });
 
@@ -158,6 +158,7 @@ export function createSender(options) {
     const again = [];
     batch.forEach((e, i) => {
       const r = results[i];
+      if (e.done) return; // a keepalive request answered it meanwhile
       if (r.status === "unavailable") return again.push(e);
       finish(e, r.status === "processed" ? { status: "accepted" }
         : r.status === "duplicate" ? { status: "duplicate" }
@@ -223,9 +224,9 @@ export function createSender(options) {
 
   /** Sends everything queued now; resolves with the outcome of each event sent. */
   function flush() {
-    if (queued) return queued; // one flush waits behind the running one; it sends all
+    if (waiting) return waiting; // one flush waits behind the running one; it sends all
     if (!running) return (running = drain().finally(() => (running = null)));
-    return (queued = running.then((first) => ((queued = null), flush().then((next) => first.concat(next)))));
+    return (waiting = running.then((first) => ((waiting = null), flush().then((next) => first.concat(next)))));
   }
 
   function arm() {
@@ -279,7 +280,7 @@ export function createSender(options) {
         return { ok: false, error: { code: "queue_full", message: `${queue.length} events are waiting to be sent (maxQueue); try again after a flush.` } };
       queue.push(entry(result.event_hash, text));
       changed();
-      if (queue.length >= flushAt && !queued) flush();
+      if (queue.length >= flushAt && !waiting) flush();
       arm();
       return result;
     },

@@ -294,6 +294,23 @@ test("keepalive: no answer keeps everything; two at once share the 64 KiB", asyn
   assert.equal(sender.queued, 100);
 });
 
+test("a keepalive answered while a flush is in flight: one outcome per event", async () => {
+  let release;
+  const gate = new Promise((r) => (release = r));
+  const inner = fakeFetch((item, index, call) => (call === 0 ? "processed" : "duplicate"));
+  const fetch = async (url, init) => (init.keepalive ? inner.fetch(url, init) : (await gate, inner.fetch(url, init)));
+  const heard = [];
+  const sender = createSender(base({ fetch, onOutcome: (o) => heard.push(o.status) }));
+  for (let i = 0; i < 5; i++) sender.track(event(i));
+  const flushed = sender.flush(); // waits at the gate
+  const kept = await sender.flushKeepalive(); // answered first
+  release();
+  assert.deepEqual(kept.map((o) => o.status), Array(5).fill("accepted"));
+  assert.deepEqual(await flushed, [], "the flush's answers (duplicates) are for events already answered");
+  assert.deepEqual(heard, Array(5).fill("accepted"));
+  assert.equal(sender.queued, 0);
+});
+
 test("page hide: visibilitychange to hidden and pagehide send with keepalive; close() stops listening", async () => {
   const doc = new EventTarget();
   doc.visibilityState = "visible";
