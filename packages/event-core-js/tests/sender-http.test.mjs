@@ -78,7 +78,7 @@ test("Retry-After measured on the real clock", async () => {
   await stub.close();
   assert.deepEqual(count(outcomes), { accepted: 1 });
   assert.equal(stub.requests.length, 2);
-  assert.ok(waited >= 1000 && waited < 1000 + 200 + 500, `waited ${waited} ms`);
+  assert.ok(waited >= 1000 && waited < 1000 + 200 + 2000, `waited ${waited} ms`); // slack for a loaded machine
 });
 
 test("past maxAttempts the batch is given up but kept; the next flush delivers it once", async () => {
