@@ -1,0 +1,84 @@
+"""`make deploy-local`: infra/template.yaml deployed into LocalStack with the real functions.
+
+The functions are built for this machine (cargo build --release), each binary is zipped as its
+function's `bootstrap` into LocalStack's S3, and the template is deployed through the same path
+as the table (devstack/deploy.py: CloudFormation in LocalStack) as its own stack,
+`event-ingest-deployed` (DEPLOYED_STACK_NAME), beside the `make dev` stack. LocalStack's "host"
+Lambda executor runs them behind its API Gateway. A tenant and key are registered in the
+deployed table (tools/admin, as `make dev` does), and BASE_URL (the stage's URL) and the key are
+written to .local/deployed.env and printed.
+"""
+
+import os
+import platform
+import subprocess
+import time
+
+from . import localstack
+from .common import LOCAL, ROOT, Fail, log, read_env_file, setting, write_env_file
+
+DEPLOYED_ENV = LOCAL / "deployed.env"  # what the deployed stack's functions use, and BASE_URL + API_KEY
+KEY_FILE = LOCAL / "deployed.key"
+FUNCTIONS = ("ingest", "listing", "aggregates", "dashboard")
+HOST_TARGETS = {"x86_64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
+
+BANNER = """
+  The template deployed with the real functions, behind LocalStack's API Gateway
+  (stack {stack}; the functions run as host processes: LocalStack's log, .local/localstack/localstack.log)
+
+BASE_URL={url}
+K={key}
+
+    curl -s -X POST $BASE_URL/events -H "x-api-key: $K" -H 'content-type: application/json' \\
+      -d '{{"client_id":"acme-prod","source":"web","payload":{{"metric":"purchase","amount":"12.50","timestamp":"2026-11-20T10:00:00+02:00"}}}}'
+    curl -s "$BASE_URL/aggregates?client_id=acme-prod" -H "x-api-key: $K"
+
+  The dashboard: {url}/ . On AWS the same URL is {aws_url}. `make down` stops LocalStack.
+"""
+
+
+def build():
+    """The four functions, release, for this machine (target/release/<name>)."""
+    arch = platform.machine()
+    if arch not in HOST_TARGETS:
+        raise Fail(f"no Lambda architecture for this machine ({arch})")
+    argv = ["cargo", "build", "--release", "--locked", *(a for f in FUNCTIONS for a in ("-p", f))]
+    log("deploy-local", " ".join(argv) + f"  ({arch}; Lambda would run the template's arm64 build)")
+    if subprocess.run(argv, cwd=ROOT).returncode:
+        raise Fail("cargo build --release of the functions failed")
+    return ROOT / "target" / "release"
+
+
+def register_key(values):
+    """A key of tenant `dev` (every client id) in the deployed table, kept in .local/deployed.key."""
+    env = {k: v for k, v in values.items() if k != "BASE_URL"}
+    done = subprocess.run(["cargo", "run", "-q", "-p", "admin", "--no-default-features", "--", "key", "dev",
+                           str(KEY_FILE)], cwd=ROOT, env={**os.environ, **env},
+                          stdout=subprocess.PIPE, text=True)
+    if done.returncode:
+        raise Fail("could not register an API key in the deployed table (cargo run -p admin -- key dev)")
+    return done.stdout.strip()
+
+
+def deploy_local(started):
+    """Build, deploy, register a key; returns the values of .local/deployed.env."""
+    t0 = time.monotonic()
+    url = localstack.ensure_running(started)
+    record = localstack.DAEMON.record() or {}
+    executor = record.get("lambda_executor", "noop")
+    if executor != "host":
+        raise Fail(f"LocalStack runs with the '{executor}' Lambda executor, which cannot run the functions: "
+                   "`make down`, then again (LAMBDA_RUNTIME_EXECUTOR unset or host)")
+    code_dir = build()
+    built = time.monotonic()
+    stack = setting("DEPLOYED_STACK_NAME", "event-ingest-deployed")
+    localstack.deploy(url, ["--code-dir", str(code_dir), "--stack-name", stack], stack_env=DEPLOYED_ENV)
+    values = read_env_file(DEPLOYED_ENV)
+    key = register_key(values)
+    values["API_KEY"] = key
+    write_env_file(DEPLOYED_ENV, values)
+    log("deploy-local", f"done in {time.monotonic() - t0:.1f} s (build {built - t0:.1f} s, "
+                        f"deploy and key {time.monotonic() - built:.1f} s)")
+    print(BANNER.format(stack=stack, url=values["BASE_URL"], key=key,
+                        aws_url=values.get("API_URL_AWS_FORM") or "the stack's ApiUrl output"), flush=True)
+    return values
