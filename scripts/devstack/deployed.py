@@ -33,20 +33,38 @@ K={key}
       -d '{{"client_id":"acme-prod","source":"web","payload":{{"metric":"purchase","amount":"12.50","timestamp":"2026-11-20T10:00:00+02:00"}}}}'
     curl -s "$BASE_URL/aggregates?client_id=acme-prod" -H "x-api-key: $K"
 
-  The dashboard: {url}/ . On AWS the same URL is {aws_url}. `make down` stops LocalStack.
+  The dashboard: {url}/ (a browser needs the host form, {aws_url}/ , where that name resolves).
+  `make down` stops LocalStack.
 """
 
 
 def build():
-    """The four functions, release, for this machine (target/release/<name>)."""
+    """The four functions for this machine: release (target/release/<name>), or with
+    DEPLOY_PROFILE=dev the debug build that `cargo test` already made (make test: a cold
+    release build of fat-LTO binaries takes ~20 min on 2 busy cores)."""
     arch = platform.machine()
     if arch not in HOST_TARGETS:
         raise Fail(f"no Lambda architecture for this machine ({arch})")
-    argv = ["cargo", "build", "--release", "--locked", *(a for f in FUNCTIONS for a in ("-p", f))]
+    profile = setting("DEPLOY_PROFILE", "release")
+    if profile not in ("release", "dev"):
+        raise Fail(f"DEPLOY_PROFILE={profile}: want release or dev")
+    # dev: the watcher's own command (devstack/watcher.py), so its build is reused as it is
+    argv = (["cargo", "build", "--locked", "--release", *(a for f in FUNCTIONS for a in ("-p", f))]
+            if profile == "release" else ["cargo", "build", "--bins"])
     log("deploy-local", " ".join(argv) + f"  ({arch}; Lambda would run the template's arm64 build)")
     if subprocess.run(argv, cwd=ROOT).returncode:
-        raise Fail("cargo build --release of the functions failed")
-    return ROOT / "target" / "release"
+        raise Fail(f"cargo build ({profile}) of the functions failed")
+    if profile == "release":
+        return ROOT / "target" / "release"
+    # debug binaries are ~190 MB of debuginfo each: zipped, stored and unzipped by LocalStack
+    # that is over a GB, so ship them stripped, as the release profile does
+    stripped = LOCAL / "deploy-local" / "bin"
+    stripped.mkdir(parents=True, exist_ok=True)
+    for name in FUNCTIONS:
+        built = ROOT / "target" / "debug" / name
+        if subprocess.run(["strip", "--strip-debug", "-o", str(stripped / name), str(built)]).returncode:
+            raise Fail(f"strip {built} failed")
+    return stripped
 
 
 def register_key(values):
@@ -80,5 +98,5 @@ def deploy_local(started):
     log("deploy-local", f"done in {time.monotonic() - t0:.1f} s (build {built - t0:.1f} s, "
                         f"deploy and key {time.monotonic() - built:.1f} s)")
     print(BANNER.format(stack=stack, url=values["BASE_URL"], key=key,
-                        aws_url=values.get("API_URL_AWS_FORM") or "the stack's ApiUrl output"), flush=True)
+                        aws_url=values.get("API_URL_AWS_FORM")), flush=True)
     return values
