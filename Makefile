@@ -2,7 +2,7 @@
 # (`make help` lists them). `make` alone is `make dev`.
 # The local stack is driven by scripts/stack.py (code: scripts/devstack/, see its __init__.py).
 .PHONY: help dev test check itest lint routes unit stack-test bench bench-dynamo coldstart sam-build up down status tools \
-        rust-targets wasm-pkg deploy-local js contract browser key reliability soak shards fuzz cli bench-cli
+        rust-targets wasm-pkg deploy-local bench-deployed js contract browser key reliability soak shards fuzz cli bench-cli
 
 .DEFAULT_GOAL := dev
 
@@ -93,6 +93,10 @@ cli:         ## build the event-ingest command (release) into .local/bin/event-i
 	cargo build --release --locked -p event-ingest
 	install -D -m 755 target/release/event-ingest .local/bin/event-ingest
 	@echo "installed .local/bin/event-ingest (try: .local/bin/event-ingest send --help)"
+
+bench-deployed: wasm-pkg  ## make deploy-local's time, and the deployed API's cold and warm latency vs the watcher's (BENCHMARKS.md)
+	cargo build --release --locked -p ingest -p listing -p aggregates -p dashboard
+	scripts/stack.py with python3 bench/deployed/latency.py
 
 bench-cli: cli  ## event-ingest send vs xargs -P 8 curl on 100,000 events, client CPU per event, RSS on 1 GB (BENCHMARKS.md)
 	scripts/stack.py with python3 bench/cli/bench.py
