@@ -47,7 +47,10 @@ async fn the_page_its_wasm_module_and_the_api_document_are_served_without_a_key(
     let app = asset_after(&html, "/assets/app.", ".js");
     let prefix = &html[..html.find(app).unwrap()];
     let prefix = &prefix[prefix.rfind('"').unwrap() + 1..];
-    let base_path = reqwest::Url::parse(&stack_base_url()).expect("BASE_URL").path().to_owned();
+    let base_path = reqwest::Url::parse(&stack_base_url())
+        .expect("BASE_URL")
+        .path()
+        .to_owned();
     assert!(
         base_path.trim_end_matches('/').ends_with(prefix),
         "asset prefix {prefix:?} is not the end of BASE_URL's path {base_path:?}"
