@@ -28,6 +28,7 @@ cargo build -p event-core --target wasm32-unknown-unknown
 infra/check.sh
 .local/tools/bin/python infra/test_routes.py
 python3 scripts/test_devstack.py
+python3 localstack/host-lambda-executor/test_runtime_api.py
 
 # the last line of every run: one count over every test binary (cargo prints one line per
 # binary, doc tests included)
