@@ -2,7 +2,7 @@
 # (`make help` lists them). `make` alone is `make dev`.
 # The local stack is driven by scripts/stack.py (code: scripts/devstack/, see its __init__.py).
 .PHONY: help dev test check itest lint routes unit stack-test bench bench-dynamo coldstart sam-build up down status tools \
-        rust-targets wasm-pkg deploy-local bench-deployed js contract browser key reliability soak shards fuzz cli bench-cli
+        rust-targets wasm-pkg js contract browser key reliability soak shards fuzz cli bench-cli
 
 .DEFAULT_GOAL := dev
 
@@ -12,6 +12,7 @@ help:        ## the targets and what each does
 dev: wasm-pkg    ## run the whole service locally, rebuilding on code changes; Ctrl-C stops it
 	scripts/stack.py run
 
+.PHONY: deploy-local bench-deployed
 deploy-local: wasm-pkg  ## the template deployed into LocalStack with the real functions (release, this machine) behind its API Gateway: what AWS would run; prints BASE_URL and a key
 	scripts/stack.py deploy-local
 
