@@ -3,8 +3,8 @@
 What Lambda's own runtime interface does for a `provided` runtime, reduced to what a custom
 runtime uses: the process long-polls `GET /invocation/next` for its next event, answers with
 `POST /invocation/{id}/response` or `/invocation/{id}/error`, and reports a failed init with
-`POST /init/error`. Standard library only (no LocalStack import), so it can be used outside
-LocalStack too; the executor (executor.py) puts invocations in and waits for their results.
+`POST /init/error`. Standard library only (no LocalStack import): the executor (executor.py)
+and the cold-start bench (bench/coldstart/coldstart.py, which reads the timestamps) both use it.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ class Invocation:
     done: threading.Event = field(default_factory=threading.Event)
     is_error: bool = False
     result: bytes | None = None
+    sent_ns: int = 0  # perf_counter_ns when handed out on /next, and when its answer arrived
+    done_ns: int = 0
 
 
 class RuntimeApi:
@@ -43,6 +45,7 @@ class RuntimeApi:
         # set by the first GET /next (the process finished its init) or by POST /init/error
         self.settled = threading.Event()
         self.ready = False
+        self.first_next_ns = 0  # perf_counter_ns of the first GET /next: the end of init
         self.init_error: bytes | None = None
         self.closed = False
         self.server = _Server(("127.0.0.1", 0), _Handler)
@@ -70,8 +73,13 @@ class RuntimeApi:
         self.server.server_close()
 
     # ---- called by the handler
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
     def next_event(self) -> Invocation | None:
         if not self.ready:
+            self.first_next_ns = time.perf_counter_ns()
             self.ready = True
             self.settled.set()
         event = self.events.get()
@@ -79,12 +87,13 @@ class RuntimeApi:
             self.events.put(None)
         return event
 
-    def finish(self, request_id: str, is_error: bool, body: bytes) -> bool:
+    def finish(self, request_id: str, is_error: bool, body: bytes, done_ns: int = 0) -> bool:
         with self.lock:
             invocation = self.pending.pop(request_id, None)
         if invocation is None:
             return False
         invocation.is_error, invocation.result = is_error, body
+        invocation.done_ns = done_ns or time.perf_counter_ns()
         invocation.done.set()
         return True
 
@@ -124,6 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
         if event is None:
             self.close_connection = True
             return
+        event.sent_ns = time.perf_counter_ns()
         self.answer(200, event.payload, {
             "Lambda-Runtime-Aws-Request-Id": event.request_id,
             "Lambda-Runtime-Deadline-Ms": str(event.deadline_ms),
@@ -135,12 +145,13 @@ class _Handler(BaseHTTPRequestHandler):
         api: RuntimeApi = self.server.api
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        received_ns = time.perf_counter_ns()
         parts = self.path[len(PREFIX) + 1:].split("/") if self.path.startswith(PREFIX + "/") else []
         if parts == ["init", "error"]:
             api.failed_init(body)
             self.answer(202, b'{"status":"OK"}')
         elif len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
-            if api.finish(parts[1], parts[2] == "error", body):
+            if api.finish(parts[1], parts[2] == "error", body, received_ns):
                 self.answer(202, b'{"status":"OK"}')
             else:
                 self.answer(400, json.dumps({"errorMessage": f"unknown request id {parts[1]}",
