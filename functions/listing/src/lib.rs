@@ -1,8 +1,9 @@
-//! The `listing` function: `GET /events/processed`, `GET /events/failed` and
-//! `GET /events/failed/{failed_id}`.
+//! The `listing` function: `GET /events/processed`, `GET /events/failed`,
+//! `GET /events/failed/{failed_id}` and `GET /usage`, each within the tenant's read limit.
 
 mod failed;
 mod processed;
+mod usage;
 mod views;
 
 use event_http::{resolve, serve, ApiError, Query, Reply, RequestMeta, Route};
@@ -18,9 +19,10 @@ enum Endpoint {
     Processed,
     Failed,
     OneFailed,
+    Usage,
 }
 
-const ROUTES: [Route<Endpoint>; 3] = [
+const ROUTES: [Route<Endpoint>; 4] = [
     Route::new(Method::GET, "/events/processed", Endpoint::Processed),
     Route::new(Method::GET, "/events/failed", Endpoint::Failed),
     Route::new(
@@ -28,6 +30,7 @@ const ROUTES: [Route<Endpoint>; 3] = [
         "/events/failed/{failed_id}",
         Endpoint::OneFailed,
     ),
+    Route::new(Method::GET, "/usage", Endpoint::Usage),
 ];
 
 /// Answer one request. Generic over the store so tests run it on `MemoryStore`.
@@ -39,9 +42,15 @@ async fn route<S: Store>(req: Request, meta: RequestMeta, app: &App<S>) -> Resul
     let (endpoint, params) = resolve(&ROUTES, &meta)?;
     let ctx = app.authorize(&req).await?;
     let query = Query::of(&req);
-    match endpoint {
-        Endpoint::Processed => processed::list(&ctx, &query).await,
-        Endpoint::Failed => failed::list(&ctx, &query).await,
-        Endpoint::OneFailed => failed::one(&ctx, params.get("failed_id").unwrap_or_default()).await,
-    }
+    let work = async {
+        match endpoint {
+            Endpoint::Processed => processed::list(&ctx, &query).await,
+            Endpoint::Failed => failed::list(&ctx, &query).await,
+            Endpoint::OneFailed => {
+                failed::one(&ctx, params.get("failed_id").unwrap_or_default()).await
+            }
+            Endpoint::Usage => usage::show(&ctx).await,
+        }
+    };
+    ctx.within_read_limit(&meta.request_id, work).await
 }

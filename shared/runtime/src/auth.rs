@@ -64,6 +64,7 @@ impl Authenticator {
             anonymous: Arc::new(Caller {
                 tenant,
                 clients: ClientPatterns::all(),
+                limits: Default::default(),
             }),
         }
     }
@@ -207,6 +208,7 @@ async fn read_grant<S: Store>(store: &S, hash: &KeyHash) -> Result<Option<Arc<Gr
         caller: Arc::new(Caller {
             tenant: tenant.id,
             clients: tenant.clients,
+            limits: tenant.limits,
         }),
     })))
 }

@@ -4,13 +4,15 @@
 
 use event_core::ClientId;
 use event_http::{ApiError, ErrorCode};
-use event_store::{ClientPatterns, TenantId};
+use event_store::{ClientPatterns, TenantId, TenantLimits};
 
 /// The tenant a request acts for, and the client ids it may touch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub tenant: TenantId,
     pub clients: ClientPatterns,
+    /// The tenant's own limits (read with its key; the deployment's defaults fill the gaps).
+    pub limits: TenantLimits,
 }
 
 impl Caller {

@@ -5,6 +5,7 @@ use std::time::Duration;
 use event_store::StoreConfig;
 
 use crate::auth::AuthConfig;
+use crate::limiter::LimitDefaults;
 
 /// Everything a function is told by its deployment. Built once per cold start: a bad
 /// setting stops the function before it answers anything, rather than on some request.
@@ -27,6 +28,10 @@ pub struct Config {
     /// `AUTH` (on, the default; off only for local experiments) and `AUTH_CACHE_SECONDS`
     /// (default 60).
     pub auth: AuthConfig,
+    /// The limits of tenants that set none of their own (`DEFAULT_RATE_PER_SECOND`,
+    /// `DEFAULT_BURST`, `DEFAULT_DAILY_QUOTA`, `DEFAULT_READS_PER_SECOND`; unset or 0: none).
+    /// The template sets them from its `Default*` parameters.
+    pub limits: LimitDefaults,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,6 +56,7 @@ impl Default for Config {
             request_deadline: Duration::from_millis(20_000),
             batch_concurrency: 16,
             auth: AuthConfig::default(),
+            limits: LimitDefaults::default(),
         }
     }
 }
@@ -97,8 +103,36 @@ impl Config {
                     },
                 },
             },
+            limits: LimitDefaults {
+                rate_per_second: parse_limit(
+                    "DEFAULT_RATE_PER_SECOND",
+                    get("DEFAULT_RATE_PER_SECOND"),
+                )?,
+                burst: parse_limit("DEFAULT_BURST", get("DEFAULT_BURST"))?,
+                daily: parse_limit("DEFAULT_DAILY_QUOTA", get("DEFAULT_DAILY_QUOTA"))?,
+                reads_per_second: parse_limit(
+                    "DEFAULT_READS_PER_SECOND",
+                    get("DEFAULT_READS_PER_SECOND"),
+                )?,
+            },
         })
     }
+}
+
+/// A limit: a whole number, 0 or `unlimited` for none (also when unset).
+fn parse_limit(name: &'static str, value: Option<String>) -> Result<u64, ConfigError> {
+    let Some(value) = value else {
+        return Ok(0);
+    };
+    let text = value.trim();
+    if text.eq_ignore_ascii_case("unlimited") {
+        return Ok(0);
+    }
+    text.parse::<u64>().map_err(|_| ConfigError::Invalid {
+        name,
+        value,
+        expected: "a whole number (0 or unlimited: no limit)",
+    })
 }
 
 /// A positive integer (a shard count, a concurrency or a number of milliseconds).
@@ -178,8 +212,21 @@ pub(crate) mod tests {
             ("BATCH_CONCURRENCY", "4"),
             ("AUTH", "off"),
             ("AUTH_CACHE_SECONDS", "0"),
+            ("DEFAULT_RATE_PER_SECOND", "100"),
+            ("DEFAULT_BURST", "500"),
+            ("DEFAULT_DAILY_QUOTA", "unlimited"),
+            ("DEFAULT_READS_PER_SECOND", "20"),
         ]))
         .unwrap();
+        assert_eq!(
+            config.limits,
+            LimitDefaults {
+                rate_per_second: 100,
+                burst: 500,
+                daily: 0,
+                reads_per_second: 20
+            }
+        );
         assert!(!config.auth.enabled);
         assert_eq!(config.auth.cache_ttl, Duration::ZERO);
         assert_eq!(config.store.table_name, "t1");

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod failure;
 pub mod key_cache;
+pub mod limiter;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
@@ -25,3 +26,4 @@ pub use caller::Caller;
 pub use clock::{system_now, Clock};
 pub use config::{Config, ConfigError};
 pub use failure::{failure_reason, reason_detail, store_error};
+pub use limiter::{with_limit_headers, Admission, LimitDefaults, LimitState, Limiter, Limits};

@@ -12,6 +12,8 @@ use std::fmt;
 
 use event_core::ClientId;
 
+use crate::limits::TenantLimits;
+
 /// A tenant's name: 1–64 characters of `[A-Za-z0-9._-]` (no `#`, which separates key parts).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TenantId(String);
@@ -210,6 +212,7 @@ pub struct Tenant {
     /// Unix seconds.
     pub created_at: i64,
     pub keys: BTreeMap<KeyHash, KeyState>,
+    pub limits: TenantLimits,
 }
 
 #[cfg(test)]
