@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use event_http::AllowedOrigins;
 use event_store::StoreConfig;
 
 use crate::auth::AuthConfig;
@@ -27,6 +28,9 @@ pub struct Config {
     /// `AUTH` (on, the default; off only for local experiments) and `AUTH_CACHE_SECONDS`
     /// (default 60).
     pub auth: AuthConfig,
+    /// `ALLOWED_ORIGINS` (the template's `AllowedOrigins`): browser origins that may call
+    /// `POST /events` (comma separated, `*` for any); unset, none (`event_http::cors`).
+    pub allowed_origins: AllowedOrigins,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,6 +55,7 @@ impl Default for Config {
             request_deadline: Duration::from_millis(20_000),
             batch_concurrency: 16,
             auth: AuthConfig::default(),
+            allowed_origins: AllowedOrigins::None,
         }
     }
 }
@@ -96,6 +101,14 @@ impl Config {
                         }
                     },
                 },
+            },
+            allowed_origins: match get("ALLOWED_ORIGINS") {
+                None => AllowedOrigins::None,
+                Some(text) => AllowedOrigins::parse(&text).map_err(|_| ConfigError::Invalid {
+                    name: "ALLOWED_ORIGINS",
+                    value: text,
+                    expected: "origins such as https://app.example.com, comma separated, or *",
+                })?,
             },
         })
     }
@@ -178,8 +191,13 @@ pub(crate) mod tests {
             ("BATCH_CONCURRENCY", "4"),
             ("AUTH", "off"),
             ("AUTH_CACHE_SECONDS", "0"),
+            ("ALLOWED_ORIGINS", "https://app.example.com"),
         ]))
         .unwrap();
+        assert_eq!(
+            config.allowed_origins,
+            AllowedOrigins::List(vec!["https://app.example.com".to_owned()])
+        );
         assert!(!config.auth.enabled);
         assert_eq!(config.auth.cache_ttl, Duration::ZERO);
         assert_eq!(config.store.table_name, "t1");

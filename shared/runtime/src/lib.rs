@@ -4,7 +4,8 @@
 //! and the handler tests' kit. HTTP itself (routing, errors, serving) is `event-http`'s.
 //!
 //! Modules depend one way (no two use each other): `aws` -> `app` -> `config` -> `auth` ->
-//! `key_cache` -> `caller`; `api_key`, `clock` and `failure` use no other module.
+//! `key_cache` -> `caller`; `app` -> `scope` -> `caller`; `api_key`, `clock` and `failure`
+//! use no other module.
 
 pub mod api_key;
 pub mod app;
@@ -15,6 +16,7 @@ pub mod clock;
 pub mod config;
 pub mod failure;
 pub mod key_cache;
+pub mod scope;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
@@ -24,4 +26,5 @@ pub use auth::AuthConfig;
 pub use caller::Caller;
 pub use clock::{system_now, Clock};
 pub use config::{Config, ConfigError};
+pub use event_store::Scope;
 pub use failure::{failure_reason, reason_detail, store_error};

@@ -113,12 +113,7 @@ impl Store for FailingStore {
         Ok((*hash == key_hash(TEST_KEY)).then(TenantId::default))
     }
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
-        let state = KeyState {
-            label: "test".to_owned(),
-            created_at: 0,
-            expires_at: None,
-            revoked: false,
-        };
+        let state = KeyState::new("test", 0);
         Ok((*id == TenantId::default()).then(|| Tenant {
             id: id.clone(),
             clients: ClientPatterns::all(),

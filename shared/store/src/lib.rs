@@ -14,6 +14,7 @@ mod memory;
 mod model;
 #[cfg(feature = "scenarios")]
 pub mod scenarios;
+pub mod scopes;
 pub mod tenancy;
 
 pub use config::{ConfigError, RetryBudget, StoreConfig};
@@ -21,6 +22,7 @@ pub use dynamo::{DynamoStore, StoreStats};
 pub use failed_id::{new_failed_id, FailedIdParts};
 pub use memory::MemoryStore;
 pub use model::*;
+pub use scopes::{Scope, ScopeError, Scopes};
 pub use tenancy::{ClientPattern, ClientPatterns, KeyHash, KeyState, Tenant, TenantId};
 
 use std::future::Future;

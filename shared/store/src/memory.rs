@@ -113,15 +113,7 @@ impl MemoryStore {
             keys: BTreeMap::new(),
         });
         record.clients = clients;
-        record.keys.insert(
-            hash,
-            KeyState {
-                label: "test".to_owned(),
-                created_at: 0,
-                expires_at: None,
-                revoked: false,
-            },
-        );
+        record.keys.insert(hash, KeyState::new("test", 0));
     }
 
     /// The next `n` calls of `commit_event` / `commit_retry` fail with `Unavailable` and
