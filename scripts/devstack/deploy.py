@@ -139,6 +139,9 @@ def placeholder_zip():
     return buf.getvalue()
 
 
+LOCAL_ORIGINS = "http://localhost:3000,http://localhost:5173"
+
+
 def parameters():
     params = {
         "EventShards": env("EVENT_SHARDS", "4"),
@@ -146,6 +149,9 @@ def parameters():
         # local values: simulated failures are allowed, the table may be deleted
         "AllowSimulatedFailure": "true",
         "DeletionProtection": "false",
+        # browser origins that may POST /events: web apps' usual local dev servers (the
+        # browser test's page poses as http://localhost:5173); ALLOWED_ORIGINS replaces them
+        "AllowedOrigins": env("ALLOWED_ORIGINS", LOCAL_ORIGINS),
     }
     for item in env("PARAMETER_OVERRIDES", "").split():
         key, sep, value = item.partition("=")
@@ -347,6 +353,7 @@ def stack_env(endpoint, current, params):
         "EVENT_SHARDS": deployed.get("EventShards", params["EventShards"]),
         "AGGREGATE_SHARDS": deployed.get("AggregateShards", params["AggregateShards"]),
         "ALLOW_SIMULATED_FAILURE": deployed.get("AllowSimulatedFailure", "true"),
+        "ALLOWED_ORIGINS": deployed.get("AllowedOrigins", params["AllowedOrigins"]),
         # Locally a revoked key is refused within 5 s (deployed: the AuthCacheSeconds
         # parameter, 60 s by default), so the tests of revocation stay short.
         "AUTH_CACHE_SECONDS": env("AUTH_CACHE_SECONDS", "5"),

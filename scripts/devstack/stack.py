@@ -156,7 +156,8 @@ BANNER = """
 
     The dashboard: {url}/  (API key below; the page keeps it for this tab only)
 
-    K={key}    # the development key: tenant dev, every client id (.local/dev.key)
+    K={key}    # the development key: tenant dev, every client id, every scope (.local/dev.key)
+    I={ingest_key}    # ingest-only: POST /events and nothing else (.local/dev-ingest.key)
     curl -s -X POST {url}/events -H "x-api-key: $K" -H 'content-type: application/json' \\
       -d '{{"client_id":"acme-prod","source":"web","payload":{{"metric":"purchase","amount":"12.50","timestamp":"2026-11-20T10:00:00+02:00"}}}}'
     curl -s "{url}/aggregates?client_id=acme-prod" -H "x-api-key: $K"
@@ -182,7 +183,7 @@ def run(reload):
         up(reload, started=started, user=True)
         info = watcher.status()
         print(BANNER.format(url=info["base_url"], reload="on" if info.get("reload") else "off",
-                            what=describe(started), key=devkey.read()),
+                            what=describe(started), key=devkey.read(), ingest_key=devkey.read_ingest()),
               flush=True)
         follow(watcher.LOG, watcher.DAEMON)
         return 1
@@ -229,7 +230,7 @@ def with_stack(command):
     try:
         up(reload=False, started=started, user=True)
         env = dict(os.environ, **read_env_file(STACK_ENV), **read_env_file(API_ENV),
-                   API_KEY=devkey.read() or "",
+                   API_KEY=devkey.read() or "", INGEST_KEY=devkey.read_ingest() or "",
                    STACK_STARTED=" ".join(p for p in PARTS if p in started), STACK_USER=str(os.getpid()))
         return subprocess.call(command, env=env)
     except KeyboardInterrupt:
