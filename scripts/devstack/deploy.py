@@ -50,7 +50,7 @@ def log(message):
 
 # every setting read here: devstack.localstack.deploy_if_changed deploys again when one changes
 SETTINGS = ("STACK_NAME", "ARTIFACT_BUCKET", "EVENT_SHARDS", "AGGREGATE_SHARDS", "PARAMETER_OVERRIDES",
-            "AUTH_CACHE_SECONDS", "DEPLOY_TIMEOUT", "RESET")
+            "AUTH_CACHE_SECONDS", "DEPLOY_TIMEOUT", "RESET", "ALLOWED_ORIGINS")
 
 
 def env(name, default=None):
