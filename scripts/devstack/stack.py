@@ -222,7 +222,8 @@ def follow(path, daemon):
 # ------------------------------------------------------------------ scripts/stack.py with
 def with_stack(command):
     """Run `command` against the stack: start what is not running (functions without reload),
-    export .local/stack.env, .local/api.env, API_KEY (the development key) and STACK_STARTED
+    export .local/stack.env, .local/api.env, API_KEY (the development key), INGEST_KEY (the
+    ingest-only one) and STACK_STARTED
     (the parts started here),
     run it, then stop what was started here. Returns its exit status."""
     interrupt_on_signals()

@@ -51,7 +51,7 @@ pub enum ScopeError {
     #[error("a key needs at least one scope (ingest, read, replay)")]
     Empty,
     #[error(
-        "client pattern {0} is wider than the tenant's client patterns ({1}): a key can only \
+        "client pattern {0} is not inside the tenant's client patterns ({1}): a key can only \
          be narrowed to a subset of its tenant's clients"
     )]
     Wider(String, String),
