@@ -51,9 +51,8 @@ pub async fn handle<S: Store>(req: Request, app: &App<S>) -> Response<Body> {
     // CORS is for POST /events only: every answer of it (errors included, so a page can read
     // a 401 or 403) carries the allowed origin; other routes stay closed to browsers.
     let meta = RequestMeta::of(&req);
-    let cors_headers = (resolve(&PREFLIGHT, &meta).is_err()
-        && matches!(resolve(&ROUTES, &meta), Ok(((Endpoint::PostEvents, _), _))))
-    .then(|| req.headers().clone());
+    let cors_headers = matches!(resolve(&ROUTES, &meta), Ok(((Endpoint::PostEvents, _), _)))
+        .then(|| req.headers().clone());
     let mut response = serve(req, |req, meta| route(req, meta, app)).await;
     if let Some(headers) = cors_headers {
         cors::decorate(&mut response, &app.config.allowed_origins, &headers);
