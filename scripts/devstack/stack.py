@@ -161,6 +161,7 @@ BANNER = """
     curl -s -X POST {url}/events -H "x-api-key: $K" -H 'content-type: application/json' \\
       -d '{{"client_id":"acme-prod","source":"web","payload":{{"metric":"purchase","amount":"12.50","timestamp":"2026-11-20T10:00:00+02:00"}}}}'
     curl -s "{url}/aggregates?client_id=acme-prod" -H "x-api-key: $K"
+    curl -s "{url}/aggregates?client_id=acme-prod" -H "x-api-key: $I"   # 403 forbidden_scope: $I only sends
     make key TENANT=acme CLIENTS='acme-*'    # a key for another tenant
 
   Ctrl-C stops {what}.
