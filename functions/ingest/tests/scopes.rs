@@ -305,3 +305,45 @@ async fn posting_from_an_allowed_origin_carries_the_origin_on_success_and_on_ref
     assert_eq!(replay.status(), StatusCode::FORBIDDEN);
     assert_eq!(cors_headers(&replay), []);
 }
+
+#[tokio::test]
+async fn a_narrowed_key_replays_only_its_clients_and_hears_nothing_of_the_others() {
+    let app = app();
+    add_tenant(&app.store, "acme", "acme-*");
+    let full = add_scoped_key(&app.store, "acme", "ingest,read,replay", None).await;
+    let narrowed = add_scoped_key(&app.store, "acme", "replay", Some("acme-ios")).await;
+    let as_key = |mut req: Request, key: &str| {
+        req.headers_mut().insert("x-api-key", key.parse().unwrap());
+        req
+    };
+    let mut kept = Vec::new();
+    for client in ["acme-ios", "acme-web"] {
+        let event = simulated_failure_event().replace("acme-prod", client);
+        let answer = call(&app, as_key(post(&event), &full)).await;
+        kept.push(answer.body["failed_id"].as_str().unwrap().to_owned());
+    }
+
+    let answer = call(&app, as_key(replay_text("{}"), &narrowed)).await;
+
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let ids: Vec<&str> = answer.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["failed_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [kept[0].as_str()], "{}", answer.body);
+    assert_eq!(answer.body["results"][0]["status"], "processed");
+    let acme = app.store.for_tenant(&TenantId::parse("acme").unwrap());
+    let still_failed: Vec<_> = acme
+        .failed_records()
+        .into_iter()
+        .filter(|r| r.status == event_store::FailedStatus::Failed)
+        .map(|r| r.failed_id.0)
+        .collect();
+    assert_eq!(
+        still_failed,
+        [kept[1].clone()],
+        "acme-web's record was not retried"
+    );
+}
