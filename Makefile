@@ -2,7 +2,7 @@
 # (`make help` lists them). `make` alone is `make dev`.
 # The local stack is driven by scripts/stack.py (code: scripts/devstack/, see its __init__.py).
 .PHONY: help dev test check itest lint routes unit stack-test bench bench-dynamo coldstart sam-build up down status tools \
-        rust-targets wasm-pkg js contract browser key reliability soak shards fuzz cli bench-cli
+        rust-targets wasm-pkg js contract browser key reliability soak shards fuzz cli bench-cli bench-limiter
 
 .DEFAULT_GOAL := dev
 
@@ -42,6 +42,10 @@ bench: bench-dynamo coldstart  ## criterion benches, the DynamoDB cost/throughpu
 
 BENCH_EVENTS ?= 400
 BENCH_ROUNDS ?= 2
+bench-limiter:  ## the rate limiter's over-admission and writes per event at 1, 3 and 8 instances (BENCHMARKS.md; starts a stack if none runs)
+	cargo build --release -p integration-tests --example limiter_fleet
+	scripts/stack.py with target/release/examples/limiter_fleet 20
+
 bench-dynamo:  ## DynamoStore's writes vs bare SDK calls on LocalStack, as ratios (starts a stack if none runs)
 	cargo build --release -p event-store --example dynamo_costs
 	scripts/stack.py with cargo run -q --release -p event-store --example dynamo_costs -- $(BENCH_EVENTS) $(BENCH_ROUNDS)
@@ -95,12 +99,13 @@ cli:         ## build the event-ingest command (release) into .local/bin/event-i
 bench-cli: cli  ## event-ingest send vs xargs -P 8 curl on 100,000 events, client CPU per event, RSS on 1 GB (BENCHMARKS.md)
 	scripts/stack.py with python3 bench/cli/bench.py
 
-reliability: wasm-pkg  ## the reliability and hostile-input tests at small size, recorded in RELIABILITY.md
+reliability: wasm-pkg  ## the reliability, hostile-input and tenant-limit flood tests at small size, recorded in RELIABILITY.md
 	REPORT=1 scripts/stack.py with bash -c 'cargo test -p integration-tests --test reliability -- --test-threads=1 && \
-	  cargo test -p integration-tests --test hostile'
+	  cargo test -p integration-tests --test hostile && cargo test -p integration-tests --test limits'
 
-soak: wasm-pkg  ## the reliability tests at full size (load with duplicates, storage faults, hot client, crashes), recorded in RELIABILITY.md; event-ingest's stack tests at full size
-	REPORT=1 SOAK=1 scripts/stack.py with cargo test -p integration-tests --test reliability -- --test-threads=1 --nocapture
+soak: wasm-pkg  ## the reliability tests and the tenant-limit flood at full size (load with duplicates, storage faults, hot client, crashes), recorded in RELIABILITY.md; event-ingest's stack tests at full size
+	REPORT=1 SOAK=1 scripts/stack.py with bash -c 'cargo test -p integration-tests --test reliability -- --test-threads=1 --nocapture && \
+	  cargo test -p integration-tests --test limits -- --nocapture'
 	scripts/stack.py with bash -c 'E2E_LINES=100000 cargo test -p event-ingest --test stack_resume -- --ignored --nocapture killed_three_times && \
 	  E2E_LINES=20000 cargo test -p event-ingest --test stack_faults -- --ignored --nocapture'
 

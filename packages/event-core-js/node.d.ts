@@ -1,3 +1,3 @@
-// Types of node.js: the same API as the browser build (pkg/event_core.js).
-export * from "./pkg/event_core.js";
-export { default } from "./pkg/event_core.js";
+// Types of node.js: the same API as the browser entry point (web.js).
+export * from "./web.js";
+export { default } from "./web.js";

@@ -5,6 +5,9 @@
 #    unless RUST_TESTS=0 (e.g. when `cargo test --workspace` already ran them);
 # 3. the native answers on those cases as JSON lines, pkg/vectors.jsonl;
 # 4. node --test: the .wasm gives byte-identical answers, event-core's hash vectors, the API;
+#    the sender (sender.js) with an injected fetch, and over HTTP against a stub of
+#    POST /events that answers 429/503 with Retry-After, 500, resets and `unavailable` items
+#    (tests/sender*.test.mjs, tests/stub.mjs);
 # 5. tsc: the .d.ts files type-check, and narrow as the README shows.
 set -euo pipefail
 PKG="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -357,6 +357,14 @@ def stack_env(endpoint, current, params):
         # Locally a revoked key is refused within 5 s (deployed: the AuthCacheSeconds
         # parameter, 60 s by default), so the tests of revocation stay short.
         "AUTH_CACHE_SECONDS": env("AUTH_CACHE_SECONDS", "5"),
+        # The template's default limits, as the deployed functions get them (the development
+        # tenant sets its own: none).
+        **{name: deployed.get(parameter, "0") for name, parameter in (
+            ("DEFAULT_RATE_PER_SECOND", "DefaultRatePerSecond"),
+            ("DEFAULT_BURST", "DefaultBurst"),
+            ("DEFAULT_DAILY_QUOTA", "DefaultDailyQuota"),
+            ("DEFAULT_READS_PER_SECOND", "DefaultReadsPerSecond"),
+        )},
     }
 
 

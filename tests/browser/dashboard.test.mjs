@@ -407,6 +407,13 @@ describe("dashboard", () => {
     }
   });
 
+  it("shows the key's tenant usage: the development tenant has no limits", async () => {
+    await page.click("#usage-show");
+    await page.waitForSelector("#usage-list:not([hidden])");
+    assert.match(await text("#usage-status"), /has no limits on events: its events are not metered\.$/);
+    assert.match(await text("#usage-list"), /Rate\s*none, burst none/);
+  });
+
   // last: it adds events to the aggregate the steps above count
   it("retries all matching failed events from the failed list, each counted once", async () => {
     // GIVEN three more simulated failures of this test's client (the one before is retried)

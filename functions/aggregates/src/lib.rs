@@ -64,13 +64,16 @@ async fn route<S: Store>(req: Request, meta: RequestMeta, app: &App<S>) -> Resul
     let ((endpoint, scope), _) = resolve(&ROUTES, &meta)?;
     let ctx = app.authorize(&req, scope).await?;
     let query = Query::of(&req);
-    let client_id = params::required_client_id(&query)?;
-    tracing::Span::current().record("client_id", client_id.as_str());
-    ctx.caller.check_client(&client_id)?;
-    match endpoint {
-        Endpoint::Totals => totals(&ctx, &query, client_id).await,
-        Endpoint::Hourly => hourly(&ctx, &query, client_id).await,
-    }
+    let work = async {
+        let client_id = params::required_client_id(&query)?;
+        tracing::Span::current().record("client_id", client_id.as_str());
+        ctx.caller.check_client(&client_id)?;
+        match endpoint {
+            Endpoint::Totals => totals(&ctx, &query, client_id).await,
+            Endpoint::Hourly => hourly(&ctx, &query, client_id).await,
+        }
+    };
+    ctx.within_read_limit(&meta.request_id, work).await
 }
 
 async fn totals<S: Store>(

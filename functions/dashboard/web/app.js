@@ -1,6 +1,6 @@
 // The dashboard: API key, event composer with in-browser normalization (event-core WASM),
 // sending, processed and failed events (view, retry, retry all matching), aggregates with an
-// hourly chart.
+// hourly chart, and the tenant's usage.
 
 import init, { normalize } from "./event_core.js";
 import { apiKey, call, setApiKey, useTypedKey } from "./api.js";
@@ -9,6 +9,7 @@ import { Composer } from "./compose.js";
 import { fill, h, pretty, prettyRaw, shortTime } from "./dom.js";
 import { PagedList, table } from "./lists.js";
 import { setUpReplay } from "./replay.js";
+import { showUsage } from "./usage.js";
 
 const WASM_URL = new URL("./event_core_bg.wasm", import.meta.url);
 const CLIENT_STORAGE = "event-ingest.client-id";
@@ -46,6 +47,8 @@ function showKeyStatus() {
     ? "A key is stored for this tab only (sessionStorage) and sent as x-api-key."
     : "No key: requests are sent without one.";
 }
+
+$("usage-show").addEventListener("click", () => showUsage().then(checkUnauthorized));
 
 $("key-form").addEventListener("submit", (event) => {
   event.preventDefault();

@@ -12,8 +12,8 @@ use event_core::{parse_body, Body as EventsBody};
 use event_http::{
     body_bytes, cors, resolve, serve, ApiError, ErrorCode, EventStatus, Reply, RequestMeta, Route,
 };
-use event_runtime::{App, Scope};
-use event_store::Store;
+use event_runtime::{with_limit_headers, Admission, App, LimitState, Scope};
+use event_store::{Meter, Store};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 
@@ -69,12 +69,26 @@ async fn route<S: Store>(req: Request, meta: RequestMeta, app: &App<S>) -> Resul
     }
     let ((endpoint, scope), params) = resolve(&ROUTES, &meta)?;
     let ctx = app.authorize(&req, scope).await?;
+    // The tenant's limits as this request left them, for the RateLimit headers.
+    let mut limit_state: Option<LimitState> = None;
     let work = async {
         match endpoint {
             Endpoint::PostEvents => {
                 // One clock reading per request: every event of a batch is received together.
                 let now = ctx.now();
-                match parse_body(body_bytes(&req))? {
+                let body = parse_body(body_bytes(&req))?;
+                // Limits count events: a batch spends its size, and one that does not fit
+                // is refused whole, before anything is written.
+                let events = match &body {
+                    EventsBody::Single(_) => 1,
+                    EventsBody::Batch(items) => items.len() as u64,
+                };
+                let admission = ctx.admit(Meter::Events, events).await;
+                limit_state = admission.state().copied();
+                if let Admission::Refused { error, .. } = admission {
+                    return Err(error);
+                }
+                match body {
                     EventsBody::Single(raw) => single::post(&ctx, raw, now, &meta.request_id).await,
                     EventsBody::Batch(items) => batch::post(&ctx, &items, now).await,
                 }
@@ -89,7 +103,7 @@ async fn route<S: Store>(req: Request, meta: RequestMeta, app: &App<S>) -> Resul
     // The store gives up at the deadline by itself (`Ctx::store`); this is the backstop for
     // anything else that is slow. Whatever was in flight is dropped: a commit may still land,
     // and then the resend the 503 asks for is a duplicate.
-    match tokio::time::timeout_at(ctx.backstop().into(), work).await {
+    let answer = match tokio::time::timeout_at(ctx.backstop().into(), work).await {
         Ok(reply) => reply,
         Err(_) => {
             tracing::warn!("request deadline passed before an answer; answered unavailable");
@@ -98,5 +112,6 @@ async fn route<S: Store>(req: Request, meta: RequestMeta, app: &App<S>) -> Resul
             event_http::metrics::count_event(EventStatus::Unavailable);
             Err(ErrorCode::StorageUnavailable.into())
         }
-    }
+    };
+    with_limit_headers(limit_state, answer, &meta.request_id)
 }

@@ -344,3 +344,49 @@ fn stdout_keeps_one_json_document_per_line() {
         "an answered line per request: {logs}"
     );
 }
+
+/// An app whose tenant `default` may send `per_second` events a second, `burst` at once.
+async fn limited_app(per_second: u64, burst: u64) -> event_runtime::App<MemoryStore> {
+    let app = app_with(test_config());
+    let limits = event_store::TenantLimits {
+        rate_per_second: Some(per_second),
+        burst: Some(burst),
+        daily: Some(0),
+        reads_per_second: Some(0),
+    };
+    let tenant = event_store::TenantId::default();
+    assert!(app.store.set_tenant_limits(&tenant, &limits).await.unwrap());
+    app
+}
+
+fn batch_of_three() -> String {
+    let items: Vec<String> = ["1", "2", "3"]
+        .iter()
+        .map(|a| event_with_amount(a))
+        .collect();
+    format!(r#"{{"events":[{}]}}"#, items.join(","))
+}
+
+#[tokio::test]
+async fn when_the_limiter_storage_fails_the_request_is_admitted_and_counted() {
+    let app = limited_app(100, 100).await;
+    app.store.fail_next_limiter_calls(100);
+    let (answer, lines) = emf_lines("ingest", call(&app, post(EVENT))).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::CREATED,
+        "fail-open: {}",
+        answer.body
+    );
+    assert_eq!(metric(&lines, "ratelimit_storage_errors"), 1);
+}
+
+#[tokio::test]
+async fn refused_events_are_counted_in_their_own_metric() {
+    let app = limited_app(1, 1).await;
+    emf_lines("ingest", call(&app, post(EVENT))).await;
+    let (answer, lines) = emf_lines("ingest", call(&app, post(&batch_of_three()))).await;
+    assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(metric(&lines, "events_rate_limited"), 3);
+    assert_eq!(metric(&lines, "http_4xx"), 1);
+}

@@ -1,8 +1,9 @@
-//! The `listing` function: `GET /events/processed`, `GET /events/failed` and
-//! `GET /events/failed/{failed_id}`.
+//! The `listing` function: `GET /events/processed`, `GET /events/failed`,
+//! `GET /events/failed/{failed_id}` and `GET /usage`, each within the tenant's read limit.
 
 mod failed;
 mod processed;
+mod usage;
 mod views;
 
 use event_http::{resolve, serve, ApiError, Query, Reply, RequestMeta, Route};
@@ -18,10 +19,11 @@ enum Endpoint {
     Processed,
     Failed,
     OneFailed,
+    Usage,
 }
 
 /// Each route with the key scope it needs (api/openapi.yaml's `x-required-scope`).
-const ROUTES: [Route<(Endpoint, Scope)>; 3] = [
+const ROUTES: [Route<(Endpoint, Scope)>; 4] = [
     Route::new(
         Method::GET,
         "/events/processed",
@@ -37,6 +39,7 @@ const ROUTES: [Route<(Endpoint, Scope)>; 3] = [
         "/events/failed/{failed_id}",
         (Endpoint::OneFailed, Scope::Read),
     ),
+    Route::new(Method::GET, "/usage", (Endpoint::Usage, Scope::Read)),
 ];
 
 /// Answer one request. Generic over the store so tests run it on `MemoryStore`.
@@ -48,9 +51,15 @@ async fn route<S: Store>(req: Request, meta: RequestMeta, app: &App<S>) -> Resul
     let ((endpoint, scope), params) = resolve(&ROUTES, &meta)?;
     let ctx = app.authorize(&req, scope).await?;
     let query = Query::of(&req);
-    match endpoint {
-        Endpoint::Processed => processed::list(&ctx, &query).await,
-        Endpoint::Failed => failed::list(&ctx, &query).await,
-        Endpoint::OneFailed => failed::one(&ctx, params.get("failed_id").unwrap_or_default()).await,
-    }
+    let work = async {
+        match endpoint {
+            Endpoint::Processed => processed::list(&ctx, &query).await,
+            Endpoint::Failed => failed::list(&ctx, &query).await,
+            Endpoint::OneFailed => {
+                failed::one(&ctx, params.get("failed_id").unwrap_or_default()).await
+            }
+            Endpoint::Usage => usage::show(&ctx).await,
+        }
+    };
+    ctx.within_read_limit(&meta.request_id, work).await
 }

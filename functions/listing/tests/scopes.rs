@@ -51,6 +51,7 @@ async fn every_listing_route_answers_only_keys_with_the_read_scope() {
             ("/events/processed", "client_id=acme-ios"),
             ("/events/failed", ""),
             (one.as_str(), ""),
+            ("/usage", ""),
         ] {
             let answer = call(&app, get_as(&key, path, query)).await;
             let case = format!("{path}?{query} with a key of {scopes}: {}", answer.body);
@@ -68,6 +69,7 @@ async fn every_listing_route_answers_only_keys_with_the_read_scope() {
                 );
                 assert!(answer.body.get("items").is_none(), "{case}: no data");
                 assert!(answer.body.get("raw").is_none(), "{case}: no data");
+                assert!(answer.body.get("limits").is_none(), "{case}: no data");
             }
         }
     }

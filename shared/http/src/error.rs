@@ -70,6 +70,14 @@ pub enum ApiError {
         field: Option<&'static str>,
         message: Option<String>,
     },
+    /// A rate limit or quota refused the request (429): nothing was written, and
+    /// `Retry-After` says when to come back.
+    #[error("{message}")]
+    Limited {
+        code: ErrorCode,
+        message: String,
+        retry_after_seconds: u64,
+    },
     #[error("{method} is not allowed here; allowed: {}.", allow.join(", "))]
     MethodNotAllowed {
         method: String,
@@ -110,7 +118,7 @@ impl ApiError {
         match self {
             ApiError::Body(error) => body_error_status(error),
             ApiError::Param { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Code { code, .. } => code.status(),
+            ApiError::Code { code, .. } | ApiError::Limited { code, .. } => code.status(),
             ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed.status(),
         }
     }
@@ -119,7 +127,7 @@ impl ApiError {
         match self {
             ApiError::Body(error) => error.code(),
             ApiError::Param { error, .. } => error.code(),
-            ApiError::Code { code, .. } => code.as_str(),
+            ApiError::Code { code, .. } | ApiError::Limited { code, .. } => code.as_str(),
             ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed.as_str(),
         }
     }
@@ -129,7 +137,7 @@ impl ApiError {
             ApiError::Body(error) => error.field(),
             ApiError::Param { name, .. } => Some(name),
             ApiError::Code { field, .. } => *field,
-            ApiError::MethodNotAllowed { .. } => None,
+            ApiError::Limited { .. } | ApiError::MethodNotAllowed { .. } => None,
         }
     }
 
@@ -150,8 +158,8 @@ impl ApiError {
         self.detail_without_request().with_request_id(request_id)
     }
 
-    /// The error body with its status, plus `Retry-After` on 503, `WWW-Authenticate` on 401
-    /// and `Allow` on 405.
+    /// The error body with its status, plus `Retry-After` on 503 and 429, `WWW-Authenticate`
+    /// on 401 and `Allow` on 405.
     pub fn into_response(self, request_id: &str) -> Response<Body> {
         #[derive(Serialize)]
         struct Envelope {
@@ -173,6 +181,13 @@ impl ApiError {
         let headers = response.headers_mut();
         if self.status() == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
+        if let ApiError::Limited {
+            retry_after_seconds,
+            ..
+        } = &self
+        {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
         }
         if self.status() == StatusCode::UNAUTHORIZED {
             headers.insert(

@@ -46,6 +46,10 @@ struct Counters {
     unavailable: Counter,
     refused: Counter,
     retried: Counter,
+    rate_limited: Counter,
+    quota_exceeded: Counter,
+    reads_rate_limited: Counter,
+    ratelimit_storage_errors: Counter,
     http_4xx: Counter,
     http_5xx: Counter,
 }
@@ -60,6 +64,10 @@ impl Counters {
             unavailable: metrics::counter!("events_unavailable"),
             refused: metrics::counter!("events_refused"),
             retried: metrics::counter!("events_retried"),
+            rate_limited: metrics::counter!("events_rate_limited"),
+            quota_exceeded: metrics::counter!("events_quota_exceeded"),
+            reads_rate_limited: metrics::counter!("reads_rate_limited"),
+            ratelimit_storage_errors: metrics::counter!("ratelimit_storage_errors"),
             http_4xx: metrics::counter!("http_4xx"),
             http_5xx: metrics::counter!("http_5xx"),
         }
@@ -135,6 +143,31 @@ pub fn count_retried() {
     if let Some(metrics) = METRICS.get() {
         metrics.counters.retried.increment(1);
     }
+}
+
+/// What the rate limiter counts: events refused by a rate (`events_rate_limited`) or the
+/// daily quota (`events_quota_exceeded`), read requests refused (`reads_rate_limited`), and
+/// its own storage failures (`ratelimit_storage_errors`). Per tenant only in the log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimiterCount {
+    EventsRateLimited,
+    EventsQuotaExceeded,
+    ReadsRateLimited,
+    StorageErrors,
+}
+
+pub fn count_limiter(what: LimiterCount, n: u64) {
+    let Some(metrics) = METRICS.get() else {
+        return;
+    };
+    let counters = &metrics.counters;
+    let counter = match what {
+        LimiterCount::EventsRateLimited => &counters.rate_limited,
+        LimiterCount::EventsQuotaExceeded => &counters.quota_exceeded,
+        LimiterCount::ReadsRateLimited => &counters.reads_rate_limited,
+        LimiterCount::StorageErrors => &counters.ratelimit_storage_errors,
+    };
+    counter.increment(n);
 }
 
 /// Count one answer by status class (`http_4xx`, `http_5xx`).

@@ -34,6 +34,12 @@ pub enum ErrorCode {
     StorageUnavailable,
     /// A batch item not stored before the batch deadline: resend it.
     DeadlineExceeded,
+    /// The tenant's sustained rate or burst (events, or read requests) has no room now:
+    /// nothing was written; `Retry-After` says when it has.
+    RateLimited,
+    /// The tenant's events of the UTC day are used up: nothing was written; `Retry-After`
+    /// points at the next 00:00 UTC.
+    QuotaExceeded,
     /// A bug or a misconfiguration: the details are in the logs only.
     InternalError,
 }
@@ -56,6 +62,8 @@ impl ErrorCode {
             ErrorCode::StorageFailed => "storage_failed",
             ErrorCode::StorageUnavailable => "storage_unavailable",
             ErrorCode::DeadlineExceeded => "deadline_exceeded",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::InternalError => "internal_error",
         }
     }
@@ -72,6 +80,7 @@ impl ErrorCode {
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::NotRetryable => StatusCode::CONFLICT,
+            ErrorCode::RateLimited | ErrorCode::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::SimulatedFailure | ErrorCode::StorageFailed | ErrorCode::InternalError => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -116,6 +125,12 @@ impl ErrorCode {
             }
             ErrorCode::DeadlineExceeded => {
                 "The event was not stored before the batch deadline; resend it (resends are safe)."
+            }
+            ErrorCode::RateLimited => {
+                "This tenant's rate limit has no room for this request now; nothing was written. Retry after the Retry-After seconds."
+            }
+            ErrorCode::QuotaExceeded => {
+                "This tenant's daily quota of events is used up; nothing was written. It frees up at 00:00 UTC."
             }
             ErrorCode::InternalError => "Internal error; the request id identifies it in the logs.",
         }
@@ -188,7 +203,9 @@ impl EventStatus {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorCode; 16] = [
+    const ALL: [ErrorCode; 18] = [
+        ErrorCode::RateLimited,
+        ErrorCode::QuotaExceeded,
         ErrorCode::MissingClientId,
         ErrorCode::Unauthorized,
         ErrorCode::ClientNotAllowed,

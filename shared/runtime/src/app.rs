@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use event_core::EventTimestamp;
-use event_http::{ApiError, ErrorCode};
-use event_store::{FailedId, FailedRecord, Scope, Store, TenantId};
+use event_http::{ApiError, ErrorCode, Reply};
+use event_store::{FailedId, FailedRecord, Meter, Scope, Store, TenantId};
 use lambda_http::{Request, RequestExt};
 
 use crate::auth::Authenticator;
@@ -14,6 +14,7 @@ use crate::caller::Caller;
 use crate::clock::{system_now, Clock};
 use crate::config::Config;
 use crate::failure::store_error;
+use crate::limiter::{with_limit_headers, Admission, Limiter, Limits};
 use crate::scope;
 
 /// The state built once at cold start and shared by every request.
@@ -23,6 +24,8 @@ pub struct App<S> {
     pub clock: Clock,
     /// API keys read recently, and the caller when authentication is off.
     auth: Authenticator,
+    /// Tokens this instance leased from its tenants' limits.
+    limiter: Limiter,
 }
 
 impl<S> App<S> {
@@ -33,6 +36,7 @@ impl<S> App<S> {
             config,
             clock: system_now,
             auth: Authenticator::new(tenant),
+            limiter: Limiter::default(),
         }
     }
 
@@ -64,6 +68,7 @@ impl<S: Store> App<S> {
             store: self.store.for_tenant(&caller.tenant).until(deadline),
             config: &self.config,
             clock: self.clock,
+            limiter: &self.limiter,
             caller,
             deadline,
             // A quarter of the request's time stays for keeping an event whose commit
@@ -107,11 +112,17 @@ pub struct Ctx<'a, S> {
     /// Commits give up by then, so a failed one can still be kept (`commit_store`).
     commit_deadline: Instant,
     clock: Clock,
+    limiter: &'a Limiter,
 }
 
 impl<S> Ctx<'_, S> {
     pub fn now(&self) -> EventTimestamp {
         (self.clock)()
+    }
+
+    /// The caller's limits in force: its tenant's own, the deployment's defaults elsewhere.
+    pub fn limits(&self) -> Limits {
+        Limits::resolve(&self.caller.limits, &self.config.limits)
     }
 }
 
@@ -126,6 +137,38 @@ impl<S: Store> Ctx<'_, S> {
     /// commit failed can still be kept as failed (retryable) before the request's deadline.
     pub fn commit_store(&self) -> S {
         self.store.until(self.commit_deadline)
+    }
+
+    /// Admit `n` units of `meter` (events of a `POST /events`, or one read request) within
+    /// the caller's limits, or refuse them (429, nothing written). No storage for a tenant
+    /// without limits.
+    pub async fn admit(&self, meter: Meter, n: u64) -> Admission {
+        self.limiter
+            .admit(
+                &self.store,
+                &self.caller.tenant,
+                &self.limits(),
+                meter,
+                n,
+                self.now(),
+            )
+            .await
+    }
+
+    /// A read route's `work`, run within the caller's read limit: refused (429) without
+    /// running when the limit has no room; the `RateLimit` headers on the answer either way.
+    pub async fn within_read_limit(
+        &self,
+        request_id: &str,
+        work: impl std::future::Future<Output = Result<Reply, ApiError>>,
+    ) -> Result<Reply, ApiError> {
+        let admission = self.admit(Meter::Reads, 1).await;
+        let state = admission.state().copied();
+        let answer = match admission {
+            Admission::Refused { error, .. } => Err(error),
+            Admission::Unlimited | Admission::Admitted(_) => work.await,
+        };
+        with_limit_headers(state, answer, request_id)
     }
 
     /// The caller's failed or rejected record `id`: 404 when the caller's tenant has none,

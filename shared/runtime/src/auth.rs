@@ -207,6 +207,7 @@ async fn read_grant<S: Store>(store: &S, hash: &KeyHash) -> Result<Option<Arc<Gr
             clients: tenant.clients,
             only_clients: state.only_clients.clone(),
             scopes: state.scopes,
+            limits: tenant.limits,
         }),
     })))
 }

@@ -5,7 +5,7 @@
 
 use event_core::ClientId;
 use event_http::{ApiError, ErrorCode};
-use event_store::{ClientPatterns, Scopes, TenantId};
+use event_store::{ClientPatterns, Scopes, TenantId, TenantLimits};
 
 /// The tenant a request acts for, the client ids it may touch and what its key may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +17,8 @@ pub struct Caller {
     /// tenant narrowed after the key was made narrows the key too.
     pub only_clients: Option<ClientPatterns>,
     pub scopes: Scopes,
+    /// The tenant's own limits (read with its key; the deployment's defaults fill the gaps).
+    pub limits: TenantLimits,
 }
 
 impl Caller {
@@ -27,6 +29,7 @@ impl Caller {
             clients,
             only_clients: None,
             scopes: Scopes::all(),
+            limits: TenantLimits::default(),
         }
     }
 

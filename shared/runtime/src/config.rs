@@ -6,6 +6,7 @@ use event_http::AllowedOrigins;
 use event_store::StoreConfig;
 
 use crate::auth::AuthConfig;
+use crate::limiter::LimitDefaults;
 
 /// Everything a function is told by its deployment. Built once per cold start: a bad
 /// setting stops the function before it answers anything, rather than on some request.
@@ -31,6 +32,10 @@ pub struct Config {
     /// `ALLOWED_ORIGINS` (the template's `AllowedOrigins`): browser origins that may call
     /// `POST /events` (comma separated, `*` for any); unset, none (`event_http::cors`).
     pub allowed_origins: AllowedOrigins,
+    /// The limits of tenants that set none of their own (`DEFAULT_RATE_PER_SECOND`,
+    /// `DEFAULT_BURST`, `DEFAULT_DAILY_QUOTA`, `DEFAULT_READS_PER_SECOND`; unset or 0: none).
+    /// The template sets them from its `Default*` parameters.
+    pub limits: LimitDefaults,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,6 +61,7 @@ impl Default for Config {
             batch_concurrency: 16,
             auth: AuthConfig::default(),
             allowed_origins: AllowedOrigins::None,
+            limits: LimitDefaults::default(),
         }
     }
 }
@@ -110,8 +116,36 @@ impl Config {
                     expected: "origins such as https://app.example.com, comma separated, or *",
                 })?,
             },
+            limits: LimitDefaults {
+                rate_per_second: parse_limit(
+                    "DEFAULT_RATE_PER_SECOND",
+                    get("DEFAULT_RATE_PER_SECOND"),
+                )?,
+                burst: parse_limit("DEFAULT_BURST", get("DEFAULT_BURST"))?,
+                daily: parse_limit("DEFAULT_DAILY_QUOTA", get("DEFAULT_DAILY_QUOTA"))?,
+                reads_per_second: parse_limit(
+                    "DEFAULT_READS_PER_SECOND",
+                    get("DEFAULT_READS_PER_SECOND"),
+                )?,
+            },
         })
     }
+}
+
+/// A limit: a whole number, 0 or `unlimited` for none (also when unset).
+fn parse_limit(name: &'static str, value: Option<String>) -> Result<u64, ConfigError> {
+    let Some(value) = value else {
+        return Ok(0);
+    };
+    let text = value.trim();
+    if text.eq_ignore_ascii_case("unlimited") {
+        return Ok(0);
+    }
+    text.parse::<u64>().map_err(|_| ConfigError::Invalid {
+        name,
+        value,
+        expected: "a whole number (0 or unlimited: no limit)",
+    })
 }
 
 /// A positive integer (a shard count, a concurrency or a number of milliseconds).
@@ -192,8 +226,21 @@ pub(crate) mod tests {
             ("AUTH", "off"),
             ("AUTH_CACHE_SECONDS", "0"),
             ("ALLOWED_ORIGINS", "https://app.example.com"),
+            ("DEFAULT_RATE_PER_SECOND", "100"),
+            ("DEFAULT_BURST", "500"),
+            ("DEFAULT_DAILY_QUOTA", "unlimited"),
+            ("DEFAULT_READS_PER_SECOND", "20"),
         ]))
         .unwrap();
+        assert_eq!(
+            config.limits,
+            LimitDefaults {
+                rate_per_second: 100,
+                burst: 500,
+                daily: 0,
+                reads_per_second: 20
+            }
+        );
         assert_eq!(
             config.allowed_origins,
             AllowedOrigins::List(vec!["https://app.example.com".to_owned()])

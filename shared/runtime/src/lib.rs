@@ -16,6 +16,7 @@ pub mod clock;
 pub mod config;
 pub mod failure;
 pub mod key_cache;
+pub mod limiter;
 pub mod scope;
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -28,3 +29,4 @@ pub use clock::{system_now, Clock};
 pub use config::{Config, ConfigError};
 pub use event_store::Scope;
 pub use failure::{failure_reason, reason_detail, store_error};
+pub use limiter::{with_limit_headers, Admission, LimitDefaults, LimitState, Limiter, Limits};

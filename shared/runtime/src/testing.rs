@@ -145,12 +145,32 @@ impl Store for FailingStore {
             clients: ClientPatterns::all(),
             created_at: 0,
             keys: [(key_hash(TEST_KEY), state)].into(),
+            limits: Default::default(),
         }))
     }
     async fn put_tenant(&self, _: &TenantId, _: &ClientPatterns, _: i64) -> Result<(), StoreError> {
         Err((self.0)())
     }
+    async fn set_tenant_limits(
+        &self,
+        _: &TenantId,
+        _: &event_store::TenantLimits,
+    ) -> Result<bool, StoreError> {
+        Err((self.0)())
+    }
     async fn add_key(&self, _: &TenantId, _: &KeyHash, _: &KeyState) -> Result<(), StoreError> {
+        Err((self.0)())
+    }
+    async fn take_tokens(
+        &self,
+        _: &event_store::TokenTake,
+    ) -> Result<event_store::TakeOutcome, StoreError> {
+        Err((self.0)())
+    }
+    async fn add_usage(&self, _: &event_store::UsageDelta) -> Result<(), StoreError> {
+        Err((self.0)())
+    }
+    async fn usage(&self, _: &str, _: &str, _: &str) -> Result<event_store::Usage, StoreError> {
         Err((self.0)())
     }
     async fn revoke_key(&self, _: &TenantId, _: &KeyHash) -> Result<bool, StoreError> {

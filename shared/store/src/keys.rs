@@ -13,6 +13,11 @@ pub fn tenant_pk(tenant: &TenantId) -> String {
 }
 pub const TENANT_SK: &str = "TENANT";
 
+/// The rate limiter's day and minute items live beside the tenant item (`crate::limits`).
+pub fn limiter_pk(tenant: &str) -> String {
+    format!("T#{tenant}")
+}
+
 /// An API key's pointer to its tenant: `K#{sha256 of the key}` / `KEY` (not under a tenant:
 /// the key is all a request brings).
 pub fn key_pk(hash: &KeyHash) -> String {

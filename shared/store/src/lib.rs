@@ -10,6 +10,7 @@ pub mod dynamo;
 mod failed_id;
 mod hours;
 mod keys;
+pub mod limits;
 mod memory;
 mod model;
 #[cfg(feature = "scenarios")]
@@ -20,6 +21,7 @@ pub mod tenancy;
 pub use config::{ConfigError, RetryBudget, StoreConfig};
 pub use dynamo::{DynamoStore, StoreStats};
 pub use failed_id::{new_failed_id, FailedIdParts};
+pub use limits::{DayCounter, Meter, TakeOutcome, TenantLimits, TokenTake, Usage, UsageDelta};
 pub use memory::MemoryStore;
 pub use model::*;
 pub use scopes::{Scope, ScopeError, Scopes};
@@ -64,6 +66,14 @@ pub trait Store: Send + Sync + 'static {
         clients: &ClientPatterns,
         now: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Replace a tenant's limits (`None` fields: the deployment's defaults); `false` when
+    /// there is no such tenant.
+    fn set_tenant_limits(
+        &self,
+        id: &TenantId,
+        limits: &TenantLimits,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Register a key (by hash) for an existing tenant.
     fn add_key(
@@ -140,6 +150,25 @@ pub trait Store: Send + Sync + 'static {
         &self,
         query: &ReplayQuery,
     ) -> impl Future<Output = Result<ReplayPage, StoreError>> + Send;
+
+    /// One conditional step of the rate limiter on this tenant's day item (`limits::apply`
+    /// says what it does); transient faults are retried like every other operation.
+    fn take_tokens(
+        &self,
+        take: &TokenTake,
+    ) -> impl Future<Output = Result<TakeOutcome, StoreError>> + Send;
+
+    /// Add one function instance's accepted and refused counts to this tenant's day and
+    /// minute items.
+    fn add_usage(&self, delta: &UsageDelta) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// This tenant's day item and two minute items (`yyyy-mm-ddThh:mm`), zero where absent.
+    fn usage(
+        &self,
+        day: &str,
+        previous_minute: &str,
+        current_minute: &str,
+    ) -> impl Future<Output = Result<Usage, StoreError>> + Send;
 
     fn aggregate(
         &self,

@@ -17,6 +17,9 @@ use futures::{stream, Stream, StreamExt};
 use crate::cursor::{Cursor, Fingerprint, Position};
 use crate::hours::{AggregatePlan, Totals, HOUR_NS};
 use crate::keys::{self, SkRange};
+use crate::limits::{
+    self, DayCounter, Meter, TakeOutcome, TenantLimits, TokenTake, Usage, UsageDelta,
+};
 use crate::tenancy::{ClientPatterns, KeyHash, KeyState, Tenant, TenantId};
 use crate::{
     AggregateQuery, AggregateTotals, CommitOutcome, FailedId, FailedQuery, FailedRecord,
@@ -43,6 +46,11 @@ struct Shared {
     tenants: Mutex<HashMap<TenantId, Tenant>>,
     /// Key hash -> tenant (the `K#` pointer items).
     key_owners: Mutex<HashMap<KeyHash, TenantId>>,
+    /// The limiter's items by (tenant, sort key): day items, and minute counts.
+    limiter_days: Mutex<HashMap<(String, String), DayCounter>>,
+    limiter_minutes: Mutex<HashMap<(String, String), u64>>,
+    failing_limiter_calls: AtomicUsize,
+    limiter_calls: AtomicUsize,
     failing_commits: AtomicUsize,
     failing_failed_writes: AtomicUsize,
 }
@@ -111,9 +119,21 @@ impl MemoryStore {
             clients: clients.clone(),
             created_at: 0,
             keys: BTreeMap::new(),
+            limits: TenantLimits::default(),
         });
         record.clients = clients;
         record.keys.insert(hash, KeyState::new("test", 0));
+    }
+
+    /// The next `n` calls of the limiter's operations (`take_tokens`, `add_usage`, `usage`)
+    /// fail with `Unavailable`.
+    pub fn fail_next_limiter_calls(&self, n: usize) {
+        self.shared.failing_limiter_calls.store(n, Ordering::SeqCst);
+    }
+
+    /// Calls of the limiter's operations so far (a tenant without limits makes none).
+    pub fn limiter_calls(&self) -> usize {
+        self.shared.limiter_calls.load(Ordering::SeqCst)
     }
 
     /// The next `n` calls of `commit_event` / `commit_retry` fail with `Unavailable` and
@@ -316,8 +336,24 @@ impl Store for MemoryStore {
                 clients: clients.clone(),
                 created_at: now,
                 keys: BTreeMap::new(),
+                limits: TenantLimits::default(),
             });
         Ok(())
+    }
+
+    async fn set_tenant_limits(
+        &self,
+        id: &TenantId,
+        limits: &TenantLimits,
+    ) -> Result<bool, StoreError> {
+        self.in_time()?;
+        Ok(match lock(&self.shared.tenants).get_mut(id) {
+            Some(tenant) => {
+                tenant.limits = *limits;
+                true
+            }
+            None => false,
+        })
     }
 
     async fn add_key(
@@ -531,6 +567,73 @@ impl Store for MemoryStore {
                 HourBucket { hour, count, total }
             })
             .collect())
+    }
+
+    async fn take_tokens(&self, take: &TokenTake) -> Result<TakeOutcome, StoreError> {
+        self.in_time()?;
+        self.shared.limiter_calls.fetch_add(1, Ordering::SeqCst);
+        Self::fault(&self.shared.failing_limiter_calls)?;
+        let mut days = lock(&self.shared.limiter_days);
+        let day = days
+            .entry((self.tenant.clone(), limits::day_sk(&take.day)))
+            .or_default();
+        let Some(tat_us) = limits::apply(take, day) else {
+            return Ok(TakeOutcome::Refused(*day));
+        };
+        match take.meter {
+            Meter::Events => {
+                day.tat_us = Some(tat_us);
+                day.leased = (day.leased + take.tokens).saturating_sub(take.give_back);
+            }
+            Meter::Reads => day.read_tat_us = Some(tat_us),
+        }
+        Ok(TakeOutcome::Taken {
+            tat_us,
+            leased: day.leased,
+        })
+    }
+
+    async fn add_usage(&self, delta: &UsageDelta) -> Result<(), StoreError> {
+        self.in_time()?;
+        self.shared.limiter_calls.fetch_add(1, Ordering::SeqCst);
+        Self::fault(&self.shared.failing_limiter_calls)?;
+        let mut days = lock(&self.shared.limiter_days);
+        let day = days
+            .entry((self.tenant.clone(), limits::day_sk(&delta.day)))
+            .or_default();
+        day.accepted += delta.accepted;
+        day.refused += delta.refused;
+        *lock(&self.shared.limiter_minutes)
+            .entry((self.tenant.clone(), limits::minute_sk(&delta.minute)))
+            .or_default() += delta.accepted;
+        Ok(())
+    }
+
+    async fn usage(
+        &self,
+        day: &str,
+        previous_minute: &str,
+        current_minute: &str,
+    ) -> Result<Usage, StoreError> {
+        self.in_time()?;
+        self.shared.limiter_calls.fetch_add(1, Ordering::SeqCst);
+        Self::fault(&self.shared.failing_limiter_calls)?;
+        let counter = lock(&self.shared.limiter_days)
+            .get(&(self.tenant.clone(), limits::day_sk(day)))
+            .copied()
+            .unwrap_or_default();
+        let minutes = lock(&self.shared.limiter_minutes);
+        let minute = |minute: &str| {
+            minutes
+                .get(&(self.tenant.clone(), limits::minute_sk(minute)))
+                .copied()
+                .unwrap_or(0)
+        };
+        Ok(Usage {
+            day: counter,
+            previous_minute_accepted: minute(previous_minute),
+            current_minute_accepted: minute(current_minute),
+        })
     }
 
     async fn aggregate(&self, query: &AggregateQuery) -> Result<AggregateTotals, StoreError> {

@@ -15,12 +15,17 @@ use event_core::{normalize_event, AmountSum, ClientId, EventTimestamp, Metric};
 use serde_json::value::RawValue;
 
 mod batches;
+mod limits;
 mod replay;
 pub use batches::{
     a_batch_of_only_duplicates_changes_nothing, a_batch_of_only_duplicates_costs_no_write,
     a_batch_over_many_clients_and_hours_counts_each_event_once,
     a_mixed_batch_writes_only_its_new_events, batches_racing_on_the_same_events_count_each_once,
     commit_batch, counts_equal, overlapping_concurrent_batches_count_each_event_once,
+};
+pub use limits::{
+    a_take_follows_the_bucket_and_the_quota, racing_takes_never_overdraw_the_bucket,
+    usage_counts_add_up,
 };
 pub use replay::{replay_selection_walks_every_matching_record_once, selection, walk_replay};
 

@@ -12,6 +12,7 @@ use std::fmt;
 
 use event_core::ClientId;
 
+use crate::limits::TenantLimits;
 use crate::scopes::Scopes;
 
 /// A tenant's name: 1–64 characters of `[A-Za-z0-9._-]` (no `#`, which separates key parts).
@@ -229,6 +230,7 @@ pub struct Tenant {
     /// Unix seconds.
     pub created_at: i64,
     pub keys: BTreeMap<KeyHash, KeyState>,
+    pub limits: TenantLimits,
 }
 
 #[cfg(test)]

@@ -12,6 +12,21 @@ async fn replay_selection_walks_every_matching_record_once() {
 }
 
 #[tokio::test]
+async fn a_take_follows_the_bucket_and_the_quota() {
+    scenarios::a_take_follows_the_bucket_and_the_quota(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn racing_takes_never_overdraw_the_bucket() {
+    scenarios::racing_takes_never_overdraw_the_bucket(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn usage_counts_add_up() {
+    scenarios::usage_counts_add_up(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
 async fn a_resent_event_counts_once() {
     scenarios::a_resent_event_counts_once(&MemoryStore::new()).await;
 }

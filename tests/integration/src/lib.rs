@@ -24,17 +24,21 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use event_runtime::ApiKey;
-use event_store::{ClientPatterns, DynamoStore, KeyState, Scopes, Store, StoreConfig, TenantId};
+use event_store::{
+    ClientPatterns, DynamoStore, KeyState, Scopes, Store, StoreConfig, TenantId, TenantLimits,
+};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
 pub use reqwest::StatusCode;
 
-fn repo_root() -> std::path::PathBuf {
+/// The repository's root (this crate is `tests/integration`).
+pub fn repo_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn base_url() -> &'static str {
+/// The stack under test: `BASE_URL`, else `.local/api.env`'s.
+pub fn base_url() -> &'static str {
     static BASE_URL: OnceLock<String> = OnceLock::new();
     BASE_URL.get_or_init(|| {
         if let Ok(url) = std::env::var("BASE_URL") {
@@ -105,8 +109,23 @@ pub fn stack_store_config() -> StoreConfig {
 }
 
 /// A new tenant `{prefix}-{random}` owning `clients` (`*` allowed), with one key, in the
-/// stack's table: returns (tenant, key).
+/// stack's table, without limits (whatever the deployment's defaults): returns (tenant, key).
 pub async fn new_tenant(prefix: &str, clients: &str) -> (String, String) {
+    let unlimited = TenantLimits {
+        rate_per_second: Some(0),
+        burst: Some(0),
+        daily: Some(0),
+        reads_per_second: Some(0),
+    };
+    new_limited_tenant(prefix, clients, unlimited).await
+}
+
+/// Like `new_tenant`, with `limits`.
+pub async fn new_limited_tenant(
+    prefix: &str,
+    clients: &str,
+    limits: TenantLimits,
+) -> (String, String) {
     let store = DynamoStore::new(dynamo_client().await, stack_store_config());
     let tenant = TenantId::parse(&format!("{prefix}-{:08x}", fastrand::u32(..))).expect("name");
     let clients = ClientPatterns::parse(clients, true).expect("client patterns");
@@ -118,6 +137,10 @@ pub async fn new_tenant(prefix: &str, clients: &str) -> (String, String) {
         .put_tenant(&tenant, &clients, now)
         .await
         .expect("put tenant");
+    store
+        .set_tenant_limits(&tenant, &limits)
+        .await
+        .expect("set tenant limits");
     let key = ApiKey::generate().expect("randomness");
     let state = KeyState::new("e2e", now);
     store

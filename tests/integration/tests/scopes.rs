@@ -93,6 +93,7 @@ fn routes(f: &Fixture) -> Vec<(Method, String, Option<Value>, &'static str)> {
             None,
             "read",
         ),
+        (Method::GET, "/usage".into(), None, "read"),
     ]
 }
 

@@ -34,6 +34,21 @@ async fn store(test: &str) -> DynamoStore {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_take_follows_the_bucket_and_the_quota() {
+    scenarios::a_take_follows_the_bucket_and_the_quota(&store("limits").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_takes_never_overdraw_the_bucket() {
+    scenarios::racing_takes_never_overdraw_the_bucket(&store("limits-race").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn usage_counts_add_up() {
+    scenarios::usage_counts_add_up(&store("usage").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_resent_event_counts_once() {
     scenarios::a_resent_event_counts_once(&store("resent").await).await;
 }

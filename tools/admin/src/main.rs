@@ -4,6 +4,7 @@
 //! SHA-256 is stored.
 //!
 //!   admin tenant put acme --clients 'acme-*,beta'
+//!   admin tenant put acme --rate-per-second 100 --burst 500 --daily unlimited
 //!   admin key create --tenant acme --label ci --expires-in-days 90
 //!   admin key create --tenant acme --scopes ingest --clients acme-ios --label ios-app
 //!   admin key list --tenant acme
@@ -14,7 +15,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
 use event_runtime::ApiKey;
-use event_store::{ClientPatterns, DynamoStore, KeyState, Scopes, Store, StoreConfig, TenantId};
+use event_store::{
+    ClientPatterns, DynamoStore, KeyState, Scopes, Store, StoreConfig, TenantId, TenantLimits,
+};
 
 #[derive(Parser)]
 #[command(about = "Tenants and API keys of the event-ingest table (TABLE_NAME).")]
@@ -35,11 +38,13 @@ enum Command {
 
 #[derive(Subcommand)]
 enum TenantCommand {
-    /// Create a tenant, or replace its client patterns (its keys stay).
+    /// Create a tenant, or replace its client patterns (its keys stay); set its limits.
     Put {
         name: String,
         #[command(flatten)]
         clients: ClientsArg,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// A tenant's client patterns and keys.
     Show { name: String },
@@ -84,6 +89,69 @@ impl GrantArg {
         };
         Ok((scopes, only))
     }
+}
+
+/// A tenant's limits, each a number, `unlimited` (or 0) for none, or `default` for the
+/// deployment's default (the template's `Default*` parameters). Limits not given stay.
+#[derive(Args)]
+struct LimitArgs {
+    /// Sustained events per second.
+    #[arg(long, value_parser = limit_value)]
+    rate_per_second: Option<Option<u64>>,
+    /// Events at once, above the sustained rate.
+    #[arg(long, value_parser = limit_value)]
+    burst: Option<Option<u64>>,
+    /// Events per UTC day.
+    #[arg(long, value_parser = limit_value)]
+    daily: Option<Option<u64>>,
+    /// Requests per second to the read routes (listings, aggregates, usage).
+    #[arg(long, value_parser = limit_value)]
+    reads_per_second: Option<Option<u64>>,
+}
+
+impl LimitArgs {
+    fn any(&self) -> bool {
+        self.rate_per_second.is_some()
+            || self.burst.is_some()
+            || self.daily.is_some()
+            || self.reads_per_second.is_some()
+    }
+
+    /// `current` with the limits given replaced.
+    fn apply(&self, current: TenantLimits) -> TenantLimits {
+        TenantLimits {
+            rate_per_second: self.rate_per_second.unwrap_or(current.rate_per_second),
+            burst: self.burst.unwrap_or(current.burst),
+            daily: self.daily.unwrap_or(current.daily),
+            reads_per_second: self.reads_per_second.unwrap_or(current.reads_per_second),
+        }
+    }
+}
+
+/// `N`, `unlimited` / `0` (stored as 0: no limit), or `default` (`None`: the deployment's).
+fn limit_value(text: &str) -> Result<Option<u64>, String> {
+    match text.trim() {
+        "default" => Ok(None),
+        "unlimited" => Ok(Some(0)),
+        number => number.parse().map(Some).map_err(|_| {
+            format!("{text:?} is not a limit: give a whole number, unlimited or default")
+        }),
+    }
+}
+
+fn limits_text(limits: &TenantLimits) -> String {
+    let one = |value: Option<u64>, unit: &str| match value {
+        None => "default".to_owned(),
+        Some(0) => "unlimited".to_owned(),
+        Some(n) => format!("{n}{unit}"),
+    };
+    format!(
+        "rate {}, burst {}, daily {}, reads {}",
+        one(limits.rate_per_second, "/s"),
+        one(limits.burst, ""),
+        one(limits.daily, ""),
+        one(limits.reads_per_second, "/s")
+    )
 }
 
 #[derive(Subcommand)]
@@ -169,14 +237,36 @@ async fn run(cli: Cli) -> Result<(), String> {
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config);
     let failed = |e: event_store::StoreError| e.to_string();
     match cli.command {
-        Command::Tenant(TenantCommand::Put { name, clients }) => {
+        Command::Tenant(TenantCommand::Put {
+            name,
+            clients,
+            limits,
+        }) => {
             let id = tenant_id(&name)?;
-            let clients = patterns(&clients)?.ok_or("give --clients or --all-clients")?;
-            store
-                .put_tenant(&id, &clients, now_seconds())
-                .await
-                .map_err(failed)?;
-            eprintln!("tenant {id} owns {clients}");
+            match patterns(&clients)? {
+                Some(clients) => {
+                    store
+                        .put_tenant(&id, &clients, now_seconds())
+                        .await
+                        .map_err(failed)?;
+                    eprintln!("tenant {id} owns {clients}");
+                }
+                None if limits.any() => {}
+                None => return Err("give --clients or --all-clients, or limits to set".into()),
+            }
+            if limits.any() {
+                let current = store
+                    .get_tenant(&id)
+                    .await
+                    .map_err(failed)?
+                    .ok_or_else(|| format!("no tenant {id}: create it with --clients"))?;
+                let new = limits.apply(current.limits);
+                store.set_tenant_limits(&id, &new).await.map_err(failed)?;
+                eprintln!(
+                    "tenant {id} limits: {}; functions apply them within their key cache time",
+                    limits_text(&new)
+                );
+            }
         }
         Command::Tenant(TenantCommand::Show { name })
         | Command::Key(KeyCommand::List { tenant: name }) => {
@@ -192,6 +282,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 tenant.clients,
                 time_text(tenant.created_at)
             );
+            println!("limits: {}", limits_text(&tenant.limits));
             for (hash, key) in &tenant.keys {
                 let expiry = key.expires_at.map_or("never".to_owned(), time_text);
                 let state = if key.revoked {
@@ -283,6 +374,17 @@ async fn run(cli: Cli) -> Result<(), String> {
                     .await
                     .map_err(failed)?;
             }
+            // The development tenant is never limited, whatever the deployment's defaults.
+            let unlimited = TenantLimits {
+                rate_per_second: Some(0),
+                burst: Some(0),
+                daily: Some(0),
+                reads_per_second: Some(0),
+            };
+            store
+                .set_tenant_limits(&id, &unlimited)
+                .await
+                .map_err(failed)?;
             println!("{}", key.as_str());
         }
         Command::Key(KeyCommand::Revoke { tenant, key_id }) => {

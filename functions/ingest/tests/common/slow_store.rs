@@ -103,6 +103,30 @@ impl Store for SlowStore {
     async fn revoke_key(&self, tenant: &TenantId, hash: &KeyHash) -> Result<bool, StoreError> {
         self.inner.revoke_key(tenant, hash).await
     }
+    async fn set_tenant_limits(
+        &self,
+        id: &TenantId,
+        limits: &event_store::TenantLimits,
+    ) -> Result<bool, StoreError> {
+        self.inner.set_tenant_limits(id, limits).await
+    }
+    async fn take_tokens(
+        &self,
+        take: &event_store::TokenTake,
+    ) -> Result<event_store::TakeOutcome, StoreError> {
+        self.inner.take_tokens(take).await
+    }
+    async fn add_usage(&self, delta: &event_store::UsageDelta) -> Result<(), StoreError> {
+        self.inner.add_usage(delta).await
+    }
+    async fn usage(
+        &self,
+        day: &str,
+        previous: &str,
+        current: &str,
+    ) -> Result<event_store::Usage, StoreError> {
+        self.inner.usage(day, previous, current).await
+    }
     async fn commit_event(&self, record: &ProcessedRecord) -> Result<CommitOutcome, StoreError> {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);

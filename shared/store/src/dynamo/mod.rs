@@ -10,6 +10,7 @@ mod batch;
 mod commit;
 mod counters;
 pub(crate) mod items;
+mod limiter;
 mod listing;
 mod preread;
 pub(crate) mod retry;
@@ -27,6 +28,7 @@ use futures::Stream;
 
 use retry::{AttemptError, Limits};
 
+use crate::limits::{TakeOutcome, TenantLimits, TokenTake, Usage, UsageDelta};
 use crate::tenancy::{ClientPatterns, KeyHash, KeyState, Tenant, TenantId};
 use crate::{
     AggregateQuery, AggregateTotals, CommitOutcome, FailedId, FailedQuery, FailedRecord,
@@ -246,6 +248,14 @@ impl Store for DynamoStore {
         self.put_tenant_item(id, clients, now).await
     }
 
+    async fn set_tenant_limits(
+        &self,
+        id: &TenantId,
+        limits: &TenantLimits,
+    ) -> Result<bool, StoreError> {
+        self.set_tenant_limits_item(id, limits).await
+    }
+
     async fn add_key(
         &self,
         tenant: &TenantId,
@@ -304,6 +314,23 @@ impl Store for DynamoStore {
 
     async fn list_failed_for_replay(&self, query: &ReplayQuery) -> Result<ReplayPage, StoreError> {
         self.replay_page(query).await
+    }
+
+    async fn take_tokens(&self, take: &TokenTake) -> Result<TakeOutcome, StoreError> {
+        self.take(take).await
+    }
+
+    async fn add_usage(&self, delta: &UsageDelta) -> Result<(), StoreError> {
+        self.add_usage_items(delta).await
+    }
+
+    async fn usage(
+        &self,
+        day: &str,
+        previous_minute: &str,
+        current_minute: &str,
+    ) -> Result<Usage, StoreError> {
+        self.usage_items(day, previous_minute, current_minute).await
     }
 
     async fn aggregate(&self, query: &AggregateQuery) -> Result<AggregateTotals, StoreError> {

@@ -13,6 +13,7 @@ use super::items::{get_n, get_s, n, s, Item};
 use super::retry::{classify, with_retry, AttemptError};
 use super::DynamoStore;
 use crate::keys;
+use crate::limits::TenantLimits;
 use crate::scopes::Scopes;
 use crate::tenancy::{ClientPatterns, KeyHash, KeyState, Tenant, TenantId};
 use crate::StoreError;
@@ -99,13 +100,37 @@ fn tenant_of_item(id: &TenantId, item: &Item) -> Result<Tenant, StoreError> {
             keys.insert(hash, key_state_of(state)?);
         }
     }
+    let limit = |name: &str| -> Result<Option<u64>, StoreError> {
+        item.get(name)
+            .map(|v| {
+                v.as_n()
+                    .ok()
+                    .and_then(|text| text.parse().ok())
+                    .ok_or_else(|| corrupt(name))
+            })
+            .transpose()
+    };
     Ok(Tenant {
         id: id.clone(),
         clients,
         created_at,
         keys,
+        limits: TenantLimits {
+            rate_per_second: limit(LIMIT_ATTRIBUTES[0])?,
+            burst: limit(LIMIT_ATTRIBUTES[1])?,
+            daily: limit(LIMIT_ATTRIBUTES[2])?,
+            reads_per_second: limit(LIMIT_ATTRIBUTES[3])?,
+        },
     })
 }
+
+/// The tenant item's limit attributes, in `TenantLimits`' order; absent: the default.
+const LIMIT_ATTRIBUTES: [&str; 4] = [
+    "limit_rate_per_second",
+    "limit_burst",
+    "limit_daily",
+    "limit_reads_per_second",
+];
 
 impl DynamoStore {
     async fn get_item(&self, what: &str, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
@@ -180,6 +205,62 @@ impl DynamoStore {
                 match request.send().await {
                     Ok(_) => Ok(()),
                     Err(err) => self.transient(classify("put tenant", err)),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Sets the limits given, removes the others (back to the deployment's defaults);
+    /// `false` when the tenant does not exist.
+    pub(super) async fn set_tenant_limits_item(
+        &self,
+        id: &TenantId,
+        limits: &TenantLimits,
+    ) -> Result<bool, StoreError> {
+        let fields = [
+            limits.rate_per_second,
+            limits.burst,
+            limits.daily,
+            limits.reads_per_second,
+        ];
+        let mut set = Vec::new();
+        let mut remove = Vec::new();
+        let mut values = HashMap::new();
+        for (name, value) in LIMIT_ATTRIBUTES.iter().zip(fields) {
+            match value {
+                Some(value) => {
+                    set.push(format!("{name} = :{name}"));
+                    values.insert(format!(":{name}"), n(value));
+                }
+                None => remove.push(name.to_string()),
+            }
+        }
+        let mut expression = String::new();
+        if !set.is_empty() {
+            expression.push_str(&format!("SET {} ", set.join(", ")));
+        }
+        if !remove.is_empty() {
+            expression.push_str(&format!("REMOVE {}", remove.join(", ")));
+        }
+        with_retry(self.limits(), "set tenant limits", || {
+            let request = self
+                .client
+                .update_item()
+                .table_name(self.table())
+                .key("pk", s(keys::tenant_pk(id)))
+                .key("sk", s(keys::TENANT_SK))
+                .update_expression(expression.trim_end())
+                .condition_expression("attribute_exists(pk)")
+                .set_expression_attribute_values((!values.is_empty()).then(|| values.clone()));
+            async move {
+                self.count_request();
+                match request.send().await {
+                    Ok(_) => Ok(true),
+                    Err(err) => match err.as_service_error() {
+                        Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
+                        _ => self.transient(classify("set tenant limits", err)),
+                    },
                 }
             }
         })
