@@ -14,8 +14,9 @@ use lambda_http::{Body, Response};
 /// is, unless it says `application/json`, which it does).
 pub const ALLOW_HEADERS: &str = "content-type, x-api-key";
 pub const ALLOW_METHODS: &str = "POST, OPTIONS";
-/// Headers a page may read off the answer besides the safelisted ones: when to resend.
-pub const EXPOSE_HEADERS: &str = "retry-after";
+/// Headers a page may read off the answer besides the safelisted ones: when to resend, and
+/// the tenant's limits (so a sender can pace itself before it is refused).
+pub const EXPOSE_HEADERS: &str = "retry-after, ratelimit, ratelimit-policy";
 /// How long a browser may reuse a preflight answer (seconds).
 pub const MAX_AGE: &str = "600";
 
