@@ -89,10 +89,11 @@ contract: wasm-pkg  ## schemathesis against the running stack (api/openapi.yaml;
 browser: wasm-pkg   ## the dashboard in Chromium (playwright-core; starts a stack if needed)
 	scripts/stack.py with tests/browser/run.sh
 
-key:         ## a new API key for TENANT owning CLIENTS ('acme-*,beta'), against the running local stack
-	@test -n "$(TENANT)" -a -n "$(CLIENTS)" || { echo "usage: make key TENANT=acme CLIENTS='acme-*,beta'"; exit 2; }
+key:         ## a new API key for TENANT owning CLIENTS ('acme-*,beta'; SCOPES=ingest for an ingest-only key), against the running local stack
+	@test -n "$(TENANT)" -a -n "$(CLIENTS)" || { echo "usage: make key TENANT=acme CLIENTS='acme-*,beta' [SCOPES=ingest]"; exit 2; }
 	@test -f .local/stack.env || { echo "no local stack: start one with make up (or make dev)"; exit 2; }
-	@set -a && . .local/stack.env && set +a && cargo run -q -p admin -- key create --tenant "$(TENANT)" --clients "$(CLIENTS)" --label make-key
+	@set -a && . .local/stack.env && set +a && cargo run -q -p admin -- tenant put "$(TENANT)" --clients "$(CLIENTS)" && \
+	  cargo run -q -p admin -- key create --tenant "$(TENANT)" $(if $(SCOPES),--scopes "$(SCOPES)") --label make-key
 
 cli:         ## build the event-ingest command (release) into .local/bin/event-ingest
 	cargo build --release --locked -p event-ingest

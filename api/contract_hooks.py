@@ -14,6 +14,11 @@ Checks added to schemathesis's own (each raises AssertionError on a violation):
   limits (`invalid_amount`), timestamps before 1970 or more than 24 h ahead. Each such 4xx
   is re-derived here from the request, so a wrong rejection still fails.
 
+* `ingest_only_key_reads_nothing` (only in the run with an ingest-only key, when
+  `CONTRACT_KEY_SCOPES=ingest`): every keyed operation but `POST /events` answers
+  `403 forbidden_scope` (or `401` when the case dropped or mangled the key, `404`/`405` when no
+  route matched): never data, never a 5xx; `valid_data_accepted` then checks `POST /events` only.
+
 Undeclared methods (the coverage phase sends e.g. TRACE) never reach the functions: the
 local emulator answers its own 404 (API Gateway its own 403), so the two body checks above
 skip them; the route table, not the service, answers those.
@@ -38,6 +43,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import re
 import sys
 import time
@@ -374,12 +380,38 @@ def error_body_on_errors(ctx, response, case):
     return None
 
 
+# The run with an ingest-only key (api/contract-test.sh, INGEST_KEY): only POST /events and
+# the operations without a key may answer anything but a refusal.
+INGEST_ONLY = os.environ.get("CONTRACT_KEY_SCOPES") == "ingest"
+_OPEN_TO_INGEST = {"POST /events", "OPTIONS /events", "GET /", "GET /assets/{file}", "GET /openapi.json"}
+
+
+@schemathesis.check
+def ingest_only_key_reads_nothing(ctx, response, case):
+    if not INGEST_ONLY or _label(case) in _OPEN_TO_INGEST or _undeclared_method(case, response):
+        return None
+    body = _json(response)
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    refused = (response.status_code, code) in {
+        (403, "forbidden_scope"), (401, "unauthorized"), (404, "not_found"), (405, "method_not_allowed"),
+    }
+    if not refused:
+        raise AssertionError(
+            f"An ingest-only key got {response.status_code} {code!r} from {_label(case)} "
+            f"(want 403 forbidden_scope): {response.content[:300]!r}"
+        )
+    return None
+
+
 @schemathesis.check
 def valid_data_accepted(ctx, response, case):
     if not _is_positive(case) or response.status_code >= 500:
         return None
     body = _json(response)
     label = _label(case)
+    if INGEST_ONLY and label != "POST /events":
+        return None  # refused by scope: ingest_only_key_reads_nothing checks those
     received_ns = time.time_ns()
     if label == "POST /events":
         if not isinstance(case.body, dict):

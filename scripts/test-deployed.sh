@@ -17,7 +17,7 @@ DEPLOY_PROFILE="${DEPLOY_PROFILE:-dev}" \
   PARAMETER_OVERRIDES="AllowSimulatedFailure=true AuthCacheSeconds=5${PARAMETER_OVERRIDES:+ $PARAMETER_OVERRIDES}" \
   scripts/stack.py deploy-local
 set -a
-. .local/deployed.env  # BASE_URL, API_KEY, TABLE_NAME of the deployed stack
+. .local/deployed.env  # BASE_URL, API_KEY, INGEST_KEY, TABLE_NAME of the deployed stack
 set +a
 printf '\n==> deployed: end-to-end API tests, tenants, the page against %s\n' "$BASE_URL"
 { set -o pipefail; cargo test -p integration-tests --test api --test tenants --test page -- --skip storage_down 2>&1 |

@@ -53,7 +53,7 @@ def log(message):
 
 # every setting read here: devstack.localstack.deploy_if_changed deploys again when one changes
 SETTINGS = ("STACK_NAME", "ARTIFACT_BUCKET", "EVENT_SHARDS", "AGGREGATE_SHARDS", "PARAMETER_OVERRIDES",
-            "AUTH_CACHE_SECONDS", "DEPLOY_TIMEOUT", "RESET")
+            "AUTH_CACHE_SECONDS", "DEPLOY_TIMEOUT", "RESET", "ALLOWED_ORIGINS")
 
 
 def env(name, default=None):
@@ -186,12 +186,18 @@ def real_code(code_dir, bucket):
     return code, uploads
 
 
+LOCAL_ORIGINS = "http://localhost:3000,http://localhost:5173"
+
+
 def parameters(local_values=True):
     params = {
         "EventShards": env("EVENT_SHARDS", "4"),
         "AggregateShards": env("AGGREGATE_SHARDS", "4"),
         # the table may be deleted
         "DeletionProtection": "false",
+        # browser origins that may POST /events: web apps' usual local dev servers (the
+        # browser test's page poses as http://localhost:5173); ALLOWED_ORIGINS replaces them
+        "AllowedOrigins": env("ALLOWED_ORIGINS", LOCAL_ORIGINS),
     }
     if local_values:  # make dev: simulated failures are allowed (deploy-local: the template's default)
         params["AllowSimulatedFailure"] = "true"
@@ -412,6 +418,7 @@ def stack_env(endpoint, current, params):
         "EVENT_SHARDS": deployed.get("EventShards", params["EventShards"]),
         "AGGREGATE_SHARDS": deployed.get("AggregateShards", params["AggregateShards"]),
         "ALLOW_SIMULATED_FAILURE": deployed.get("AllowSimulatedFailure", "true"),
+        "ALLOWED_ORIGINS": deployed.get("AllowedOrigins", params["AllowedOrigins"]),
         # Locally a revoked key is refused within 5 s (deployed: the AuthCacheSeconds
         # parameter, 60 s by default), so the tests of revocation stay short.
         "AUTH_CACHE_SECONDS": env("AUTH_CACHE_SECONDS", "5"),

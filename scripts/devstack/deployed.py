@@ -19,6 +19,7 @@ from .common import LOCAL, ROOT, Fail, log, read_env_file, setting, write_env_fi
 
 DEPLOYED_ENV = LOCAL / "deployed.env"  # what the deployed stack's functions use, and BASE_URL + API_KEY
 KEY_FILE = LOCAL / "deployed.key"
+INGEST_KEY_FILE = LOCAL / "deployed-ingest.key"  # the same tenant, the ingest scope only
 FUNCTIONS = ("ingest", "listing", "aggregates", "dashboard")
 HOST_TARGETS = {"x86_64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 
@@ -28,6 +29,7 @@ BANNER = """
 
 BASE_URL={url}
 K={key}
+INGEST_KEY={ingest_key}
 
     curl -s -X POST $BASE_URL/events -H "x-api-key: $K" -H 'content-type: application/json' \\
       -d '{{"client_id":"acme-prod","source":"web","payload":{{"metric":"purchase","amount":"12.50","timestamp":"2026-11-20T10:00:00+02:00"}}}}'
@@ -67,12 +69,13 @@ def build():
     return stripped
 
 
-def register_key(values):
-    """A key of tenant `dev` (every client id) in the deployed table, kept in .local/deployed.key."""
+def register_key(values, key_file, scopes=None):
+    """A key of tenant `dev` (every client id) in the deployed table, kept in `key_file`, with
+    `scopes` (default: every scope)."""
     env = {k: v for k, v in values.items() if k != "BASE_URL"}
     done = subprocess.run(["cargo", "run", "-q", "-p", "admin", "--no-default-features", "--", "key", "dev",
-                           str(KEY_FILE)], cwd=ROOT, env={**os.environ, **env},
-                          stdout=subprocess.PIPE, text=True)
+                           str(key_file), *(["--scopes", scopes] if scopes else [])],
+                          cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, text=True)
     if done.returncode:
         raise Fail("could not register an API key in the deployed table (cargo run -p admin -- key dev)")
     return done.stdout.strip()
@@ -92,11 +95,13 @@ def deploy_local(started):
     stack = setting("DEPLOYED_STACK_NAME", "event-ingest-deployed")
     localstack.deploy(url, ["--code-dir", str(code_dir), "--stack-name", stack], stack_env=DEPLOYED_ENV)
     values = read_env_file(DEPLOYED_ENV)
-    key = register_key(values)
+    key = register_key(values, KEY_FILE)
     values["API_KEY"] = key
+    # the contract test's ingest-only pass and a web page's key, as `make dev` prints them
+    values["INGEST_KEY"] = register_key(values, INGEST_KEY_FILE, "ingest")
     write_env_file(DEPLOYED_ENV, values)
     log("deploy-local", f"done in {time.monotonic() - t0:.1f} s (build {built - t0:.1f} s, "
                         f"deploy and key {time.monotonic() - built:.1f} s)")
-    print(BANNER.format(stack=stack, url=values["BASE_URL"], key=key,
+    print(BANNER.format(stack=stack, url=values["BASE_URL"], key=key, ingest_key=values["INGEST_KEY"],
                         aws_url=values.get("API_URL_AWS_FORM")), flush=True)
     return values

@@ -1,7 +1,7 @@
 //! Tenants and API keys in the table: `K#{key hash}` / `KEY` points a key at its tenant (a
 //! lookup by hash alone), and `T#{tenant}` / `TENANT` holds the tenant's client patterns and
-//! the state of each of its keys (label, created, expiry, revoked) in one map, so revoking a
-//! key is one update of one item.
+//! the state of each of its keys (label, created, expiry, revoked; scopes and narrowed client
+//! patterns when not all) in one map, so revoking a key is one update of one item.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -14,6 +14,7 @@ use super::retry::{classify, with_retry, AttemptError};
 use super::DynamoStore;
 use crate::keys;
 use crate::limits::TenantLimits;
+use crate::scopes::Scopes;
 use crate::tenancy::{ClientPatterns, KeyHash, KeyState, Tenant, TenantId};
 use crate::StoreError;
 
@@ -29,6 +30,13 @@ fn key_state_value(state: &KeyState) -> AttributeValue {
     ]);
     if let Some(expires) = state.expires_at {
         map.insert("expires_at".to_owned(), n(expires));
+    }
+    // Absent attributes mean every scope and the tenant's clients (keys made before scopes).
+    if !state.scopes.is_all() {
+        map.insert("scopes".to_owned(), s(state.scopes.to_string()));
+    }
+    if let Some(clients) = &state.only_clients {
+        map.insert("clients".to_owned(), s(clients.to_string()));
     }
     AttributeValue::M(map)
 }
@@ -58,6 +66,23 @@ fn key_state_of(value: &AttributeValue) -> Result<KeyState, StoreError> {
             .and_then(|v| v.as_bool().ok())
             .copied()
             .unwrap_or(false),
+        scopes: match map.get("scopes") {
+            None => Scopes::all(),
+            Some(v) => v
+                .as_s()
+                .ok()
+                .and_then(|text| Scopes::parse(text).ok())
+                .ok_or_else(|| corrupt("scopes"))?,
+        },
+        only_clients: map
+            .get("clients")
+            .map(|v| {
+                v.as_s()
+                    .ok()
+                    .and_then(|text| ClientPatterns::parse(text, true).ok())
+                    .ok_or_else(|| corrupt("key clients"))
+            })
+            .transpose()?,
     })
 }
 
