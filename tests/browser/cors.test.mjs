@@ -5,13 +5,19 @@
 // lets it through and the event arrives exactly once; the same page's read with that key is
 // refused (the browser blocks it, and the service answers 403 forbidden_scope); a page of an
 // origin that is not allowed cannot send, and a preflight from it gets no CORS header.
+// The JS sender of packages/event-core-js, loaded in such a page, tracks N events into
+// localStorage (an invalid one is refused locally, never sent), the tab is closed before any
+// flush (its page-hide keepalive request, which the browser may refuse), and a new tab of the
+// same origin adopts and flushes the stored queue: the service counts exactly N.
 //
 // The pages are served by the browser itself (playwright's route.fulfill) under their origins,
-// so nothing has to listen there (the route is removed once the page is shown); their requests
-// to BASE_URL are real, preflights and CORS checks included.
+// so nothing has to listen there (the sender's files come from disk under /pkg/); the routes
+// are removed once the page is shown and has loaded its modules and WASM, so its requests to
+// BASE_URL are real, preflights and CORS checks included.
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import http from "node:http";
 import { chromium } from "playwright-core";
 
@@ -32,19 +38,47 @@ assert.notEqual(OTHER_ORIGIN, ALLOWED_ORIGIN, "ALLOWED_ORIGIN must be an http://
 const client = `browser-cors-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
 const PAGE = "<!doctype html><meta charset=utf-8><title>an app of another origin</title><p>app</p>";
 
+// The JS sender (packages/event-core-js), served under the page's origin at /pkg/ as the
+// package's README says (web.js, sender.js and pkg/ side by side). The page loads it and the
+// WASM core before its routes are removed (window.ready), and sends only after.
+const PACKAGE = new URL("../../packages/event-core-js/", import.meta.url);
+const PACKAGE_FILES = { "web.js": "text/javascript", "sender.js": "text/javascript",
+  "pkg/event_core.js": "text/javascript", "pkg/event_core_bg.wasm": "application/wasm" };
+const SENDER_PAGE = `<!doctype html><meta charset=utf-8><title>an app with the sender</title>
+<script type="module">
+  import init, { createSender } from "/pkg/web.js";
+  window.ready = init().then(() => { window.createSender = createSender; return "loaded"; });
+</script><p>app</p>`;
+
 let browser;
 let context;
 
-/** A tab showing a page served from `origin`. */
-async function pageAt(origin) {
+/**
+ * A tab showing a page served from `origin` (`html`; `setup(page)` adds routes, which take
+ * precedence). Whatever the page loads by itself (its modules, `window.ready`) comes while
+ * the routes are set; its later requests are real.
+ */
+async function pageAt(origin, { html = PAGE, setup } = {}) {
   const page = await context.newPage();
   await page.route(`${origin}/**`, (route) =>
-    route.fulfill({ status: 200, contentType: "text/html", body: PAGE }));
+    route.fulfill({ status: 200, contentType: "text/html", body: html }));
+  await setup?.(page);
   await page.goto(`${origin}/app.html`);
+  await page.evaluate(() => window.ready);
   // While a route is set, playwright intercepts every request of the page and answers CORS
   // preflights itself (permissively): without routes, Chromium sends the real preflight.
   await page.unrouteAll();
   return page;
+}
+
+/** Serves the sender's files under `${ALLOWED_ORIGIN}/pkg/`, from disk. */
+function servePackage(page) {
+  return page.route(`${ALLOWED_ORIGIN}/pkg/**`, async (route) => {
+    const file = new URL(route.request().url()).pathname.slice("/pkg/".length);
+    const contentType = PACKAGE_FILES[file];
+    if (!contentType) return route.fulfill({ status: 404, contentType: "text/plain", body: file });
+    return route.fulfill({ status: 200, contentType, body: await readFile(new URL(file, PACKAGE)) });
+  });
 }
 
 /** fetch() run inside `page`: { status, body } or { error } when the browser blocked it. */
@@ -72,9 +106,16 @@ function request(method, path, headers, body) {
   });
 }
 
-function event(n) {
-  return { client_id: client, source: "web", event_id: `e-${n}`,
+function event(n, clientId = client) {
+  return { client_id: clientId, source: "web", event_id: `e-${n}`,
     payload: { metric: "click", amount: "1", timestamp: "2026-11-20T10:00:00Z" } };
+}
+
+/** GET `path` with the full key: the parsed body of a 200. */
+async function read(path) {
+  const response = await request("GET", path, { "x-api-key": API_KEY });
+  assert.equal(response.status, 200, response.body);
+  return JSON.parse(response.body);
 }
 
 before(async () => {
@@ -125,13 +166,85 @@ describe("a page of an allowed origin with an ingest-only key", () => {
     assert.equal(direct.headers["access-control-allow-origin"], undefined);
   });
 
-  // The JS sender (packages/event-core-js, issue 23 part 3) goes here once it is merged:
-  // serve its package under ALLOWED_ORIGIN (page.route of `${ALLOWED_ORIGIN}/pkg/**` to the
-  // files of packages/event-core-js/pkg and its sender module), load it in the page,
-  // createSender({ url: BASE_URL, key: INGEST_KEY }), track N events, close the tab mid-queue
-  // (page.close({ runBeforeUnload: true })), then check with API_KEY that
-  // /aggregates?client_id=<client> counts exactly N.
-  it.todo("the sender: tracks events, the tab closes mid-queue, every event arrives exactly once");
+  // The JS sender: events tracked with localStorage, the tab closed before any flush (its
+  // page-hide keepalive request is all it sends), then the same origin opened again: a new
+  // sender adopts the stored queue and flushes it. Whatever the keepalive delivered (Chromium
+  // may refuse a keepalive that needs a preflight) comes back `duplicate`: exactly N counted.
+  it("the sender: tracks events, the tab closes mid-queue, every event arrives exactly once",
+    { timeout: 20000 }, async (t) => {
+      const N = 40;
+      const senderClient = `${client}-sender`;
+      const options = { url: BASE_URL, key: INGEST_KEY, flushAt: 1000, flushIntervalMs: 600000 };
+      const storageKey = `event-core-js ${BASE_URL}`;
+      let tab = "first";
+      const posts = []; // POST /events of the tabs: { tab, events }
+      const onRequest = (request) => {
+        if (request.method() === "POST" && request.url() === `${BASE_URL}/events`) {
+          posts.push({ tab, events: request.postDataJSON()?.events?.length });
+        }
+      };
+      context.on("request", onRequest);
+      t.after(() => context.off("request", onRequest));
+
+      const first = await pageAt(ALLOWED_ORIGIN, { html: SENDER_PAGE, setup: servePackage });
+      const invalid = { ...event("bad", senderClient),
+        payload: { metric: "click", amount: "1,5", timestamp: "2026-11-20T10:00:00Z" } };
+      const tracked = await first.evaluate(([options, events, invalid]) => {
+        window.sender = window.createSender({ ...options, storage: localStorage });
+        const refused = window.sender.track(invalid);
+        const queuedAfterRefusal = window.sender.queued;
+        const ok = events.map((e) => window.sender.track(e)).filter((r) => r.ok).length;
+        return { refused, queuedAfterRefusal, ok, queued: window.sender.queued };
+      }, [options, Array.from({ length: N }, (_, n) => event(n, senderClient)), invalid]);
+      assert.equal(tracked.refused.ok, false);
+      assert.equal(tracked.refused.error.code, "invalid_amount", JSON.stringify(tracked.refused));
+      assert.equal(tracked.refused.error.field, "payload.amount");
+      assert.equal(tracked.queuedAfterRefusal, 0, "the invalid event was queued");
+      assert.equal(tracked.ok, N);
+      assert.equal(tracked.queued, N);
+      // stored (once per turn of the event loop) and nothing sent yet: the tab closes mid-queue
+      const stored = await first.evaluate((prefix) => Object.keys(localStorage)
+        .filter((k) => k.startsWith(prefix))
+        .reduce((sum, k) => sum + JSON.parse(localStorage.getItem(k)).length, 0), `${storageKey} `);
+      assert.equal(stored, N);
+      assert.deepEqual(posts, [], "the sender sent before the tab closed");
+
+      const closed = new Promise((resolve) => first.once("close", resolve));
+      await first.close({ runBeforeUnload: true }); // pagehide: the keepalive flush
+      await closed;
+      tab = "second";
+
+      const second = await pageAt(ALLOWED_ORIGIN, { html: SENDER_PAGE, setup: servePackage });
+      const resent = await second.evaluate(async ([options, prefix]) => {
+        const sender = window.createSender({ ...options, storage: localStorage });
+        const adopted = sender.queued;
+        const outcomes = await sender.flush();
+        sender.close();
+        const statuses = {};
+        for (const o of outcomes) statuses[o.status] = (statuses[o.status] || 0) + 1;
+        const left = Object.keys(localStorage).filter((k) => k.startsWith(prefix)).length;
+        return { adopted, statuses, queued: sender.queued, left };
+      }, [options, `${storageKey} `]);
+      await second.close();
+      // (playwright does not report the closing tab's keepalive request here: the duplicates
+      // tell what it delivered before the second tab's flush)
+      t.diagnostic(`second tab: adopted ${resent.adopted}, outcomes ${JSON.stringify(resent.statuses)}` +
+        ` (duplicates: delivered by the first tab's keepalive)`);
+      // exactly once, none lost, by the service's own count; the invalid event never reached it
+      const totals = await read(`/aggregates?client_id=${senderClient}`);
+      assert.equal(totals.count, N, JSON.stringify(totals));
+      assert.equal(Number(totals.total_amount), N);
+      const failed = await read(`/events/failed?client_id=${senderClient}`);
+      assert.deepEqual(failed.items, [], "the invalid event reached the service");
+      // and by the sender's: the second tab adopted the stored queue, sent it once, kept nothing
+      assert.deepEqual(posts.filter((p) => p.tab === "second"), [{ tab: "second", events: N }],
+        "the second tab sends one batch");
+      assert.equal(resent.adopted, N, "the stored queue was not adopted whole");
+      assert.equal((resent.statuses.accepted || 0) + (resent.statuses.duplicate || 0), N,
+        JSON.stringify(resent.statuses));
+      assert.equal(resent.queued, 0);
+      assert.equal(resent.left, 0, "events left in storage after the flush");
+    });
 });
 
 describe("a page of an origin that is not allowed", () => {

@@ -7,7 +7,8 @@
 #   BASE_URL=http://127.0.0.1:9000 API_KEY=eik_... INGEST_KEY=eik_... tests/browser/run.sh
 #
 # dashboard.test.mjs: the page. cors.test.mjs: a page of another origin sending with an
-# ingest-only key (INGEST_KEY; ALLOWED_ORIGIN, an origin the stack allows).
+# ingest-only key (INGEST_KEY; ALLOWED_ORIGIN, an origin the stack allows), by fetch and with
+# the JS sender of packages/event-core-js (its files served from disk; a tab closed mid-queue).
 #
 # Needs node >= 20 and /usr/bin/chromium (Debian: apt-get install -y chromium; CHROMIUM=path
 # for another binary). Installs playwright-core from package-lock.json on first use (npm ci).
