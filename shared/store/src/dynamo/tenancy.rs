@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnConsumedCapacity, TransactWriteItem, Update,
+};
 
 use super::items::{get_n, get_s, n, s, Item};
 use super::retry::{classify, with_retry, AttemptError};
@@ -133,18 +135,30 @@ const LIMIT_ATTRIBUTES: [&str; 4] = [
 ];
 
 impl DynamoStore {
-    async fn get_item(&self, what: &str, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+    /// One item by key, or `None`; `consistent`: a strongly consistent read (twice the cost).
+    pub(super) async fn get_one(
+        &self,
+        what: &str,
+        pk: String,
+        sk: &str,
+        consistent: bool,
+    ) -> Result<Option<Item>, StoreError> {
         with_retry(self.limits(), what, || {
             let request = self
                 .client
                 .get_item()
                 .table_name(self.table())
                 .key("pk", s(pk.clone()))
-                .key("sk", s(sk));
+                .key("sk", s(sk))
+                .consistent_read(consistent)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total);
             async move {
                 self.count_request();
                 match request.send().await {
-                    Ok(out) => Ok(out.item),
+                    Ok(out) => {
+                        self.count_capacity(what, false, out.consumed_capacity());
+                        Ok(out.item)
+                    }
                     Err(err) => self.transient(classify(what, err)),
                 }
             }
@@ -157,7 +171,7 @@ impl DynamoStore {
         hash: &KeyHash,
     ) -> Result<Option<TenantId>, StoreError> {
         let Some(item) = self
-            .get_item("get key", keys::key_pk(hash), keys::KEY_SK)
+            .get_one("get key", keys::key_pk(hash), keys::KEY_SK, false)
             .await?
         else {
             return Ok(None);
@@ -172,7 +186,7 @@ impl DynamoStore {
         &self,
         id: &TenantId,
     ) -> Result<Option<Tenant>, StoreError> {
-        self.get_item("get tenant", keys::tenant_pk(id), keys::TENANT_SK)
+        self.get_one("get tenant", keys::tenant_pk(id), keys::TENANT_SK, false)
             .await?
             .map(|item| tenant_of_item(id, &item))
             .transpose()
