@@ -12,6 +12,10 @@ help:        ## the targets and what each does
 dev: wasm-pkg    ## run the whole service locally, rebuilding on code changes; Ctrl-C stops it
 	scripts/stack.py run
 
+.PHONY: deploy-local bench-deployed
+deploy-local: wasm-pkg  ## the template deployed into LocalStack with the real functions (release, this machine) behind its API Gateway: what AWS would run; prints BASE_URL and a key
+	scripts/stack.py deploy-local
+
 test: rust-targets wasm-pkg   ## every test: gates, unit/property/handler/store, end to end over HTTP, sam build
 	scripts/test.sh
 
@@ -85,15 +89,20 @@ contract: wasm-pkg  ## schemathesis against the running stack (api/openapi.yaml;
 browser: wasm-pkg   ## the dashboard in Chromium (playwright-core; starts a stack if needed)
 	scripts/stack.py with tests/browser/run.sh
 
-key:         ## a new API key for TENANT owning CLIENTS ('acme-*,beta'), against the running local stack
-	@test -n "$(TENANT)" -a -n "$(CLIENTS)" || { echo "usage: make key TENANT=acme CLIENTS='acme-*,beta'"; exit 2; }
+key:         ## a new API key for TENANT owning CLIENTS ('acme-*,beta'; SCOPES=ingest for an ingest-only key), against the running local stack
+	@test -n "$(TENANT)" -a -n "$(CLIENTS)" || { echo "usage: make key TENANT=acme CLIENTS='acme-*,beta' [SCOPES=ingest]"; exit 2; }
 	@test -f .local/stack.env || { echo "no local stack: start one with make up (or make dev)"; exit 2; }
-	@set -a && . .local/stack.env && set +a && cargo run -q -p admin -- key create --tenant "$(TENANT)" --clients "$(CLIENTS)" --label make-key
+	@set -a && . .local/stack.env && set +a && cargo run -q -p admin -- tenant put "$(TENANT)" --clients "$(CLIENTS)" && \
+	  cargo run -q -p admin -- key create --tenant "$(TENANT)" $(if $(SCOPES),--scopes "$(SCOPES)") --label make-key
 
 cli:         ## build the event-ingest command (release) into .local/bin/event-ingest
 	cargo build --release --locked -p event-ingest
 	install -D -m 755 target/release/event-ingest .local/bin/event-ingest
 	@echo "installed .local/bin/event-ingest (try: .local/bin/event-ingest send --help)"
+
+bench-deployed: wasm-pkg  ## make deploy-local's time, and the deployed API's cold and warm latency vs the watcher's (BENCHMARKS.md)
+	cargo build --release --locked -p ingest -p listing -p aggregates -p dashboard
+	scripts/stack.py with python3 bench/deployed/latency.py
 
 bench-cli: cli  ## event-ingest send vs xargs -P 8 curl on 100,000 events, client CPU per event, RSS on 1 GB (BENCHMARKS.md)
 	scripts/stack.py with python3 bench/cli/bench.py

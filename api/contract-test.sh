@@ -8,6 +8,9 @@
 #              else http://127.0.0.1:9000); start one with `make up`
 #   API_KEY    sent on every request as `x-api-key` and `Authorization: Bearer` (`make test`
 #              and `scripts/stack.py with` set it to the local development key)
+#   INGEST_KEY a key with only the `ingest` scope: when set (`scripts/stack.py with` sets the
+#              development one), a second, shorter run with it checks that every operation but
+#              POST /events refuses it (403 forbidden_scope), never a 5xx, never data
 #   PYTHON     interpreter for its venv (default python3, 3.11 or later)
 #   CONTRACT_TIMEOUT  seconds before the whole run is stopped and failed (default 600)
 #
@@ -79,6 +82,23 @@ status=0
     run "$HERE/openapi.yaml" --url "$BASE_URL" \
     --report junit,ndjson --report-dir "$REPORTS" ${auth[@]+"${auth[@]}"} "$@"
 ) || status=$?
+# ---- the same document with an ingest-only key (INGEST_KEY; `scripts/stack.py with` sets the
+# development one): POST /events answers as above, every other keyed operation 403
+# forbidden_scope, never data, never a 5xx (contract_hooks.py: ingest_only_key_reads_nothing).
+# The examples and coverage phases only: refusals need no fuzzing.
+if [ "$status" -eq 0 ] && [ -n "${INGEST_KEY:-}" ]; then
+  log "again with an ingest-only key (every operation but POST /events: 403 forbidden_scope)"
+  mkdir -p "$REPORTS/ingest-only"
+  (
+    cd "$REPORTS/ingest-only"
+    CONTRACT_KEY_SCOPES=ingest SCHEMATHESIS_HOOKS=contract_hooks PYTHONPATH="$HERE" timeout "${CONTRACT_TIMEOUT:-600}" \
+      "$VENV/bin/schemathesis" --config-file "$HERE/schemathesis.toml" \
+      run "$HERE/openapi.yaml" --url "$BASE_URL" --phases examples,coverage \
+      --exclude-checks negative_data_rejection \
+      --report junit,ndjson --report-dir "$REPORTS/ingest-only" \
+      -H "x-api-key: $INGEST_KEY" -H "Authorization: Bearer $INGEST_KEY" "$@"
+  ) || status=$?
+fi
 elapsed=$(( $(date +%s) - started ))
 if [ "$status" -eq 124 ]; then
   log "FAILED: stopped after ${CONTRACT_TIMEOUT:-600}s (is the emulator stuck? see README, Troubleshooting)"

@@ -14,6 +14,11 @@ Checks added to schemathesis's own (each raises AssertionError on a violation):
   limits (`invalid_amount`), timestamps before 1970 or more than 24 h ahead. Each such 4xx
   is re-derived here from the request, so a wrong rejection still fails.
 
+* `ingest_only_key_reads_nothing` (only in the run with an ingest-only key, when
+  `CONTRACT_KEY_SCOPES=ingest`): every keyed operation but `POST /events` answers
+  `403 forbidden_scope` (or `401` when the case dropped or mangled the key, `404`/`405` when no
+  route matched): never data, never a 5xx; `valid_data_accepted` then checks `POST /events` only.
+
 Undeclared methods (the coverage phase sends e.g. TRACE) never reach the functions: the
 local emulator answers its own 404 (API Gateway its own 403), so the two body checks above
 skip them; the route table, not the service, answers those.
@@ -23,7 +28,11 @@ Transport: nothing is resent. Every answer of the functions reaches the client w
 local emulator's own `500 {"type":"https://httpstatuses.com/500",...}` fails the run like any
 other unintended 5xx, named as the emulator's. One limit of the emulator remains: a request
 body that is not UTF-8 never reaches the functions locally (the emulator answers that same
-500); the failures it draws are dropped and counted (`filter_failure`).
+500); the failures it draws are dropped and counted (`filter_failure`). Behind LocalStack's
+API Gateway (`make deploy-local`), a `multipart/form-data` request without a boundary never
+reaches the functions either (LocalStack answers an empty 400, or a text 500 "Error in
+apigateway invocation: ..."; AWS passes the body on to the Lambda proxy): dropped and counted
+the same way.
 
 Python 3.11 before 3.11.8 can raise `SystemError: AST constructor recursion depth mismatch`
 (CPython gh-106905) when Hypothesis parses a module to describe a filter lambda; a
@@ -34,6 +43,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import re
 import sys
 import time
@@ -84,25 +94,41 @@ def _body_not_utf8(request) -> bool:
     return False
 
 
+def _is_localstack_gateway_refusal(status_code: int, content: bytes, request) -> bool:
+    """LocalStack's API Gateway's own answer to a multipart/form-data request it cannot parse
+    (never the service's: every answer of the functions has a JSON error body)."""
+    kind = (request.headers.get("Content-Type") or "").lower()
+    if not kind.startswith("multipart/form-data"):
+        return False
+    return (status_code == 400 and not content) or (
+        status_code == 500 and content.startswith(b"Error in apigateway invocation"))
+
+
 @atexit.register
 def _report_dropped() -> None:
     print(
         f"[contract] failures dropped for non-UTF-8 bodies the emulator cannot carry: {_uncarried['count']}",
         file=sys.stderr,
     )
+    if _uncarried["gateway"]:
+        print(f"[contract] failures dropped for multipart bodies LocalStack's API Gateway cannot parse: "
+              f"{_uncarried['gateway']}", file=sys.stderr)
 
 
 # A request body that is not UTF-8 never reaches the functions locally: the emulator answers
 # its own 500 (the function itself answers `400 invalid_json` for such a body: invoke it with
 # `isBase64Encoded: true` to see). The failures such a response draws are the emulator's;
 # they are dropped here, counted, and listed as dropped in schemathesis's summary.
-_uncarried = {"count": 0}
+_uncarried = {"count": 0, "gateway": 0}
 
 
 @schemathesis.hook
 def filter_failure(context, failure, case, response):
     if _is_emulator_500(response.status_code, response.content) and _body_not_utf8(response.request):
         _uncarried["count"] += 1
+        return False
+    if _is_localstack_gateway_refusal(response.status_code, response.content, response.request):
+        _uncarried["gateway"] += 1
         return False
     return True
 
@@ -354,12 +380,38 @@ def error_body_on_errors(ctx, response, case):
     return None
 
 
+# The run with an ingest-only key (api/contract-test.sh, INGEST_KEY): only POST /events and
+# the operations without a key may answer anything but a refusal.
+INGEST_ONLY = os.environ.get("CONTRACT_KEY_SCOPES") == "ingest"
+_OPEN_TO_INGEST = {"POST /events", "OPTIONS /events", "GET /", "GET /assets/{file}", "GET /openapi.json"}
+
+
+@schemathesis.check
+def ingest_only_key_reads_nothing(ctx, response, case):
+    if not INGEST_ONLY or _label(case) in _OPEN_TO_INGEST or _undeclared_method(case, response):
+        return None
+    body = _json(response)
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    refused = (response.status_code, code) in {
+        (403, "forbidden_scope"), (401, "unauthorized"), (404, "not_found"), (405, "method_not_allowed"),
+    }
+    if not refused:
+        raise AssertionError(
+            f"An ingest-only key got {response.status_code} {code!r} from {_label(case)} "
+            f"(want 403 forbidden_scope): {response.content[:300]!r}"
+        )
+    return None
+
+
 @schemathesis.check
 def valid_data_accepted(ctx, response, case):
     if not _is_positive(case) or response.status_code >= 500:
         return None
     body = _json(response)
     label = _label(case)
+    if INGEST_ONLY and label != "POST /events":
+        return None  # refused by scope: ingest_only_key_reads_nothing checks those
     received_ns = time.time_ns()
     if label == "POST /events":
         if not isinstance(case.body, dict):

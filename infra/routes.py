@@ -66,6 +66,29 @@ def function_routes_in_order():
     return routes
 
 
+SCOPE = re.compile(r"Scope::([A-Za-z]+)")
+
+
+def function_route_scopes():
+    """{(METHOD, path): scope or None}: the key scope each route constant declares beside its
+    endpoint (`Route::new(Method::GET, "/x", (Endpoint::X, Scope::Read))`, lowercased: `read`),
+    None for a route without one (no key: the dashboard, the CORS preflight)."""
+    scopes = {}
+    for function in sorted(os.listdir(FUNCTIONS_DIR)):
+        for dirpath, dirs, files in os.walk(os.path.join(FUNCTIONS_DIR, function, "src")):
+            for name in files:
+                if not name.endswith(".rs"):
+                    continue
+                with open(os.path.join(dirpath, name)) as f:
+                    text = f.read()
+                for m in ROUTE_CONST.finditer(text):
+                    # the rest of this constant: up to the next route or the end of the array
+                    rest = re.split(r"Route::new\(|\];", text[m.end():], maxsplit=1)[0]
+                    found = SCOPE.search(rest)
+                    scopes[(m.group(1), m.group(2))] = found.group(1).lower() if found else None
+    return scopes
+
+
 def function_routes():
     """(METHOD, path, function) from the route constants in each function's source."""
     return set(function_routes_in_order())

@@ -76,6 +76,29 @@ def test_openapi_equals_the_functions_route_constants():
     assert not missing and not extra, "openapi vs functions/*/src: only in the document %s; only in the code %s" % (missing, extra)
 
 
+def test_every_keyed_operation_names_the_scope_its_route_constant_checks():
+    # api/openapi.yaml's x-required-scope is what the code enforces (the scope beside each
+    # Route constant, handed to App::authorize); an operation without a key has neither
+    import yaml
+    with open(routes.OPENAPI) as f:
+        doc = yaml.safe_load(f)
+    code = routes.function_route_scopes()
+    keyed_by_default = bool(doc.get("security"))
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method not in routes.HTTP_METHODS:
+                continue
+            keyed = bool(op["security"]) if "security" in op else keyed_by_default
+            documented = op.get("x-required-scope")
+            where = "%s %s" % (method.upper(), path)
+            assert code.get((method.upper(), path)) == documented, \
+                "%s: x-required-scope %r, the Route constant checks %r" % (where, documented, code.get((method.upper(), path)))
+            assert keyed == (documented is not None), "%s: a keyed operation needs x-required-scope, an open one none" % where
+            if documented:
+                assert documented in ("ingest", "read", "replay"), "%s: unknown scope %r" % (where, documented)
+                assert "`%s` key scope" % documented in op["summary"], "%s: say the scope in the summary" % where
+
+
 def test_generated_routes_are_up_to_date():
     # the template's two DefinitionBody `paths:` and Cargo.toml's watch router
     stale = routes.stale()
@@ -184,6 +207,20 @@ def test_function_settings():
     # API keys are on in every deployment; only a local experiment may turn them off
     assert env["AUTH"] == "on", "AUTH must be on in the template"
     assert env["AUTH_CACHE_SECONDS"] == {"Ref": "AuthCacheSeconds"}
+    # CORS: only the ingest function (POST /events, OPTIONS /events) answers browsers, from
+    # AllowedOrigins, which allows none unless set
+    for name in FUNCTIONS:
+        own = ((FUNCTIONS[name].get("Properties", {}).get("Environment") or {}).get("Variables") or {})
+        if binary_of(name) == "ingest":
+            assert own.get("ALLOWED_ORIGINS") == {"Ref": "AllowedOrigins"}, "ingest must get ALLOWED_ORIGINS"
+        else:
+            assert "ALLOWED_ORIGINS" not in own, "%s: only ingest answers browsers" % name
+    assert "ALLOWED_ORIGINS" not in env, "ALLOWED_ORIGINS belongs to the ingest function only"
+    assert T["Parameters"]["AllowedOrigins"]["Default"] == "", "AllowedOrigins must default to none"
+    for kind in ("Api", "HttpApi"):
+        props = RESOURCES[kind]["Properties"]
+        assert "Cors" not in props and "CorsConfiguration" not in props, \
+            "%s: no gateway CORS (REST would answer only preflights, HTTP every route); ingest answers it" % kind
     for name in FUNCTIONS:
         timeout = fn_prop(name, "Timeout")
         assert timeout < 29, "%s: Timeout %s must stay below API Gateway's 29 s" % (name, timeout)
@@ -234,12 +271,16 @@ def test_bad_parameters_are_rejected():
         ("LogLevel", "verbose"), ("LogRetentionDays", "2"),
         ("ThrottlingRateLimit", "0"), ("ThrottlingBurstLimit", "0"),
         ("ApiKind", "rest"), ("ApiKind", "WEBSOCKET"),
+        ("AllowedOrigins", "app.example.com"), ("AllowedOrigins", "https://a.example/"),
+        ("AllowedOrigins", "https://a.example, https://b.example"), ("AllowedOrigins", "*,https://a.example"),
     ]
     for name, value in bad:
         assert cfn_param_errors(name, value), "%s=%r would be accepted" % (name, value)
     good = [("StageName", "prod"), ("StageName", "v2_beta"), ("EventShards", "1"), ("EventShards", "64"),
             ("AggregateShards", "16"), ("AllowSimulatedFailure", "true"), ("DeletionProtection", "false"),
-            ("ApiKind", "REST"), ("ApiKind", "HTTP")]
+            ("ApiKind", "REST"), ("ApiKind", "HTTP"),
+            ("AllowedOrigins", ""), ("AllowedOrigins", "*"), ("AllowedOrigins", "https://app.example.com"),
+            ("AllowedOrigins", "http://localhost:3000,http://localhost:5173")]
     for name, value in good:
         assert not cfn_param_errors(name, value), "%s=%r rejected: %s" % (name, value, cfn_param_errors(name, value))
 

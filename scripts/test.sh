@@ -28,6 +28,7 @@ cargo build -p event-core --target wasm32-unknown-unknown
 infra/check.sh
 .local/tools/bin/python infra/test_routes.py
 python3 scripts/test_devstack.py
+python3 localstack/host-lambda-executor/test_runtime_api.py
 
 # the last line of every run: one count over every test binary (cargo prints one line per
 # binary, doc tests included)
@@ -51,7 +52,9 @@ scripts/stack.py with bash -c 'python3 scripts/test_restart.py &&
   printf "\n==> contract: schemathesis against the stack (api/openapi.yaml)\n" &&
   api/contract-test.sh &&
   printf "\n==> browser: the dashboard in Chromium\n" &&
-  tests/browser/run.sh'
+  tests/browser/run.sh &&
+  printf "\n==> the template deployed with the real functions behind LocalStack API Gateway (make deploy-local)\n" &&
+  scripts/test-deployed.sh'
 
 step "the npm package: the committed pkg/ is what a fresh build makes; then its tests under Node (its Rust tests ran above)"
 packages/event-core-js/build.sh --verify

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Cold-start bench: a Lambda Runtime API emulator and a fake DynamoDB, on 127.0.0.1.
 
+The Runtime API is the one LocalStack's host executor serves the deployed functions with
+(localstack/host-lambda-executor/localstack_host_lambda_executor/runtime_api.py), imported here.
+
 For each release binary (the four functions and `baseline-lambda`, the yardstick) it measures,
 over N cold starts interleaved binary by binary (so machine noise hits all of them alike):
 
@@ -36,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import queue
 import shlex
 import ssl
 import shutil
@@ -49,7 +51,7 @@ import threading
 import time
 import uuid
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -136,84 +138,14 @@ class DynamoHandler(QuietHandler):
 
 # --- Runtime API --------------------------------------------------------------------------
 
-API = "/2018-06-01/runtime"
+# The one Runtime API implementation of the repository: the LocalStack host executor's
+# (standard library only), which records when init ended and when each event went out and its
+# answer came back.
+sys.path.insert(0, str(REPO / "localstack" / "host-lambda-executor" / "localstack_host_lambda_executor"))
+from runtime_api import Invocation, RuntimeApi, deadline_ms  # noqa: E402
 
-
-@dataclass
-class Invocation:
-    request_id: str
-    sent_ns: int = 0
-    done_ns: int = 0
-    status: int | None = None
-    error: str | None = None
-
-
-@dataclass
-class RunState:
-    """What one cold start of one binary saw."""
-
-    events: "queue.Queue[bytes | None]" = field(default_factory=queue.Queue)
-    first_next_ns: int = 0
-    first_next: threading.Event = field(default_factory=threading.Event)
-    done: "queue.Queue[Invocation]" = field(default_factory=queue.Queue)
-    pending: dict[str, Invocation] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-
-
-class RuntimeHandler(QuietHandler):
-    def do_GET(self):
-        state: RunState = self.server.state
-        if self.path != f"{API}/invocation/next":
-            self.answer(404, b"{}")
-            return
-        if not state.first_next.is_set():
-            state.first_next_ns = time.perf_counter_ns()
-            state.first_next.set()
-        event = state.events.get()
-        if event is None:  # the run is over: the process is about to be killed
-            self.answer(404, b"{}")
-            return
-        invocation = Invocation(request_id=str(uuid.uuid4()))
-        state.pending[invocation.request_id] = invocation
-        deadline_ms = int(time.time() * 1000) + 30_000
-        headers = {
-            "Content-Type": "application/json",
-            "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
-            "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
-            "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:eu-west-1:123456789012:function:bench",
-            "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000;Sampled=0",
-        }
-        invocation.sent_ns = time.perf_counter_ns()
-        self.answer(200, event, headers)
-
-    def do_POST(self):
-        state: RunState = self.server.state
-        body = self.read_body()
-        now = time.perf_counter_ns()
-        parts = self.path[len(API) + 1 :].split("/")
-        if parts == ["init", "error"]:
-            state.errors.append(f"init error: {body[:500]!r}")
-            self.answer(202, b"{}")
-            state.first_next.set()
-            return
-        if len(parts) != 3 or parts[0] != "invocation":
-            self.answer(404, b"{}")
-            return
-        invocation = state.pending.pop(parts[1], None)
-        if invocation is None:
-            state.errors.append(f"unknown request id {parts[1]}")
-            self.answer(400, b"{}")
-            return
-        invocation.done_ns = now
-        if parts[2] == "response":
-            try:
-                invocation.status = int(json.loads(body)["statusCode"])
-            except (ValueError, KeyError, TypeError) as err:
-                invocation.error = f"not an API Gateway proxy response ({err}): {body[:300]!r}"
-        else:
-            invocation.error = f"/{parts[2]}: {body[:500]!r}"
-        self.answer(202, b'{"status":"OK"}', {"Content-Type": "application/json"})
-        state.done.put(invocation)
+FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:bench"
+TRACE_ID = "Root=1-00000000-000000000000000000000000;Sampled=0"
 
 
 class Server(ThreadingHTTPServer):
@@ -331,40 +263,42 @@ def cold_start(
     log: Path,
     wrap: list[str],
 ) -> Sample:
-    state = RunState()
-    server = serve(RuntimeHandler, state=state)
-    env = lambda_env(subject.name, server.server_address[1], dynamo, log.parent / "home")
+    api = RuntimeApi()
+    env = lambda_env(subject.name, api.port, dynamo, log.parent / "home")
     with open(log, "wb") as out:
         started = time.perf_counter_ns()
         process = subprocess.Popen([*wrap, str(binary)], env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        if not state.first_next.wait(timeout=15):
+        if not api.settled.wait(timeout=15):
             raise BenchError(f"{subject.name}: no /next within 15 s (log: {log})")
-        if state.errors:
-            raise BenchError(f"{subject.name}: {state.errors[0]} (log: {log})")
-        init_ns = state.first_next_ns - started
+        if api.init_error is not None:
+            raise BenchError(f"{subject.name}: init error: {api.init_error[:500]!r} (log: {log})")
+        init_ns = api.first_next_ns - started
         latencies = []
         for _ in range(invokes):
-            state.events.put(event)
-            try:
-                invocation = state.done.get(timeout=15)
-            except queue.Empty:
+            invocation = api.invoke(Invocation(
+                request_id=str(uuid.uuid4()), payload=event, function_arn=FUNCTION_ARN,
+                deadline_ms=deadline_ms(30), trace_id=TRACE_ID))
+            if not invocation.done.wait(timeout=15) or invocation.result is None:
                 raise BenchError(f"{subject.name}: no response within 15 s (log: {log})")
-            if invocation.error:
-                raise BenchError(f"{subject.name}: {invocation.error} (log: {log})")
-            if invocation.status != subject.expected_status:
+            if invocation.is_error:
+                raise BenchError(f"{subject.name}: /error: {invocation.result[:500]!r} (log: {log})")
+            try:
+                status = int(json.loads(invocation.result)["statusCode"])
+            except (ValueError, KeyError, TypeError) as err:
+                raise BenchError(f"{subject.name}: not an API Gateway proxy response ({err}): "
+                                 f"{invocation.result[:300]!r}")
+            if status != subject.expected_status:
                 raise BenchError(
-                    f"{subject.name}: status {invocation.status}, expected "
+                    f"{subject.name}: status {status}, expected "
                     f"{subject.expected_status} (log: {log})"
                 )
             latencies.append(invocation.done_ns - invocation.sent_ns)
         rss = peak_rss_kib(process.pid)
     finally:
-        state.events.put(None)
         process.send_signal(signal.SIGKILL)
         process.wait()
-        server.shutdown()
-        server.server_close()
+        api.close()
     return Sample(init_ns / 1e6, latencies[0] / 1e6, latencies[-1] / 1e6, rss)
 
 

@@ -10,6 +10,8 @@
     install     the tools venv, and LocalStack + DynamoDB Local in host mode
     localstack  LocalStack: health, start, stop, deploy
     deploy      infra/template.yaml into LocalStack's CloudFormation -> .local/stack.env
+    deployed    make deploy-local: the template with the real functions (host release build),
+                served by LocalStack's API Gateway -> .local/deployed.env
     watcher     cargo lambda watch: start, stop, wait for the functions
     stack       both together: up, down, status, run (make dev), with (scripts/stack.py with)
     cli         the command line (scripts/stack.py)

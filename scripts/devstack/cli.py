@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from . import install, localstack, stack
+from . import deployed, install, localstack, stack
 from .common import Fail, flag_setting, log
 
 USAGE = """scripts/stack.py COMMAND
@@ -17,6 +17,8 @@ USAGE = """scripts/stack.py COMMAND
   with CMD  run CMD against the stack: start what is not running, export .local/stack.env and
             .local/api.env, run, stop what was started (once no other `run` or `with` uses it)
   deploy    deploy infra/template.yaml into the running LocalStack (or one on LOCALSTACK_PORT)
+  deploy-local  the template with the real functions (release, this machine) into LocalStack,
+            served by its API Gateway; prints BASE_URL and a key            (make deploy-local)
   setup     install LocalStack + DynamoDB Local into .local/localstack (up does it when needed)
   tools     install the pinned tools into .local/tools (cargo-lambda, sam, cfn-lint, zig);
             --contract: schemathesis into .local/contract-venv (api/contract-test.sh)
@@ -43,7 +45,7 @@ def parser():
     sub.add_parser("down").add_argument("--keep-localstack", action="store_true")
     sub.add_parser("status").add_argument("--json", action="store_true")
     sub.add_parser("with").add_argument("cmd", nargs=argparse.REMAINDER)
-    for name in ("deploy", "setup"):
+    for name in ("deploy", "setup", "deploy-local"):
         sub.add_parser(name)
     sub.add_parser("tools").add_argument("--contract", action="store_true")
     return p
@@ -76,6 +78,8 @@ def main(argv=None):
             return stack.with_stack(args.cmd)
         elif args.command == "deploy":
             localstack.deploy(localstack.deploy_endpoint())
+        elif args.command == "deploy-local":
+            deployed.deploy_local(set())  # LocalStack stays up (make down stops it)
         elif args.command == "setup":
             install.localstack()
         elif args.command == "tools":

@@ -6,9 +6,12 @@ devstack.localstack.deploy after it checked LocalStack's health. One process wit
 instead of one AWS CLI start per call (1-3.5 s each on a 2-core machine); CreateStack and
 UpdateStack are polled every 0.3 s (`aws cloudformation deploy` first sleeps 30 s).
 
-LocalStack cannot build or run the Rust functions (no Docker), but CloudFormation needs code for
-every AWS::Serverless::Function: the stack is deployed from a copy of the template whose only
-change is each function's CodeUri, a placeholder zip in LocalStack's S3. The copy also gets one
+LocalStack cannot build the Rust functions, but CloudFormation needs code for every
+AWS::Serverless::Function: the stack is deployed from a copy of the template whose only change
+is each function's CodeUri, a zip in LocalStack's S3. For `make dev` that is a placeholder
+(the functions run under cargo lambda watch); with `--code-dir` (`make deploy-local`) each
+function gets a zip of its own host-built release binary as `bootstrap`, which LocalStack's
+"host" runtime executor (localstack/host-lambda-executor) runs behind its API Gateway. The copy also gets one
 more output, LocalTemplateHash (a hash of the copy and the parameters), so a deploy that would
 change nothing is skipped. A change is first tried in place (UpdateStack keeps the data);
 LocalStack 4.9.2 fails many updates (no update handler for AWS::ApiGateway::RestApi, "Stage
@@ -50,7 +53,7 @@ def log(message):
 
 # every setting read here: devstack.localstack.deploy_if_changed deploys again when one changes
 SETTINGS = ("STACK_NAME", "ARTIFACT_BUCKET", "EVENT_SHARDS", "AGGREGATE_SHARDS", "PARAMETER_OVERRIDES",
-            "AUTH_CACHE_SECONDS", "DEPLOY_TIMEOUT", "RESET")
+            "AUTH_CACHE_SECONDS", "DEPLOY_TIMEOUT", "RESET", "ALLOWED_ORIGINS")
 
 
 def env(name, default=None):
@@ -95,18 +98,30 @@ def load_template(path):
 
 
 def point_functions_at(template, code):
-    """Every function's code at `code` ({Bucket, Key}); returns the function ids."""
+    """Every function's code at `code` ({Bucket, Key}, or a function of the function's binary
+    name giving one); returns the function ids."""
     functions = [n for n, r in template["Resources"].items() if r.get("Type") == "AWS::Serverless::Function"]
     glob = template.get("Globals", {}).get("Function", {})
-    if "CodeUri" in glob:
+    if "CodeUri" in glob and not callable(code):
         glob["CodeUri"] = code
     for name in functions:
-        props = template["Resources"][name].setdefault("Properties", {})
+        resource = template["Resources"][name]
+        props = resource.setdefault("Properties", {})
         if props.get("PackageType") == "Image":
             raise DeployError(f"{name}: image functions cannot be deployed locally")
-        if "CodeUri" in props or "CodeUri" not in glob:
+        if callable(code):
+            props["CodeUri"] = code(binary_of(name, resource))
+        elif "CodeUri" in props or "CodeUri" not in glob:
             props["CodeUri"] = code
     return functions
+
+
+def binary_of(name, resource):
+    """The Cargo binary of a function: its BuildProperties.Binary (what `sam build` builds)."""
+    binary = resource.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+    if not binary:
+        raise DeployError(f"{name}: no Metadata.BuildProperties.Binary, so no binary to deploy")
+    return binary
 
 
 def add_hash_output(template, params):
@@ -139,14 +154,53 @@ def placeholder_zip():
     return buf.getvalue()
 
 
-def parameters():
+def function_zip(binary_path):
+    """A zip with `binary_path` as an executable `bootstrap` (what `sam build` packages), byte
+    for byte the same for the same binary."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        info = zipfile.ZipInfo("bootstrap", date_time=(2020, 1, 1, 0, 0, 0))
+        info.create_system = 3
+        info.external_attr = 0o100755 << 16
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with open(binary_path, "rb") as f:
+            z.writestr(info, f.read())
+    return buf.getvalue()
+
+
+def real_code(code_dir, bucket):
+    """For each binary name, its code in LocalStack's S3 ({Bucket, Key}); the zips to upload
+    are collected in the returned dict (key -> bytes), built only for binaries not yet there."""
+    uploads = {}
+
+    def code(binary):
+        path = os.path.join(code_dir, binary)
+        if not os.path.isfile(path):
+            raise DeployError(f"{path} not found: build the functions first (cargo build --release)")
+        with open(path, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()[:16]
+        key = f"functions/{binary}/bootstrap-{digest}.zip"
+        uploads[key] = path
+        return {"Bucket": bucket, "Key": key}
+
+    return code, uploads
+
+
+LOCAL_ORIGINS = "http://localhost:3000,http://localhost:5173"
+
+
+def parameters(local_values=True):
     params = {
         "EventShards": env("EVENT_SHARDS", "4"),
         "AggregateShards": env("AGGREGATE_SHARDS", "4"),
-        # local values: simulated failures are allowed, the table may be deleted
-        "AllowSimulatedFailure": "true",
+        # the table may be deleted
         "DeletionProtection": "false",
+        # browser origins that may POST /events: web apps' usual local dev servers (the
+        # browser test's page poses as http://localhost:5173); ALLOWED_ORIGINS replaces them
+        "AllowedOrigins": env("ALLOWED_ORIGINS", LOCAL_ORIGINS),
     }
+    if local_values:  # make dev: simulated failures are allowed (deploy-local: the template's default)
+        params["AllowSimulatedFailure"] = "true"
     for item in env("PARAMETER_OVERRIDES", "").split():
         key, sep, value = item.partition("=")
         if not sep or not key:
@@ -254,11 +308,27 @@ class Stack:
         self.ddb.get_waiter("table_not_exists").wait(TableName=table, WaiterConfig={"Delay": 1})
 
     def upload(self, bucket, key, body):
+        """Put `body` (bytes, or a callable making them) at `key`, unless it is there already
+        (keys carry a digest of their content)."""
         try:
             self.s3.head_bucket(Bucket=bucket)
         except self.ClientError:
             self.s3.create_bucket(Bucket=bucket)
+        if callable(body):
+            try:
+                self.s3.head_object(Bucket=bucket, Key=key)
+                return
+            except self.ClientError:
+                body = body()
         self.s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+    def api_id(self):
+        """The physical id of the REST API (the template's `Api`), or None."""
+        try:
+            found = self.cfn.describe_stack_resource(StackName=self.name, LogicalResourceId="Api")
+        except self.ClientError:
+            return None
+        return found["StackResourceDetail"].get("PhysicalResourceId")
 
 
 def failures(events, status, want):
@@ -292,8 +362,8 @@ def plan(stack, template_hash):
 
 # ------------------------------------------------------------------ the deploy
 def deploy(stack, body, template_hash, params, table_guess, code):
-    """Bring `stack` to `body`, whose functions' code is `code` (bucket, key, zip bytes) in
-    LocalStack's S3; returns the described stack."""
+    """Bring `stack` to `body`, whose functions' code is `code` ([(bucket, key, zip bytes or a
+    callable making them)]) in LocalStack's S3; returns the described stack."""
     current = stack.describe()
     if env("RESET") == "1":
         if current:
@@ -315,7 +385,8 @@ def deploy(stack, body, template_hash, params, table_guess, code):
                 Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
                 Tags=[{"Key": "project", "Value": "event-ingest"}])
     log(f"{action} stack {stack.name}: " + " ".join(f"{k}={v}" for k, v in sorted(params.items())))
-    stack.upload(*code)
+    for item in code:
+        stack.upload(*item)
     current, failed = stack.submit(action, args)
     if failed and action == "update":
         log("LocalStack could not update the stack in place:\n    " + "\n    ".join(failed))
@@ -347,6 +418,7 @@ def stack_env(endpoint, current, params):
         "EVENT_SHARDS": deployed.get("EventShards", params["EventShards"]),
         "AGGREGATE_SHARDS": deployed.get("AggregateShards", params["AggregateShards"]),
         "ALLOW_SIMULATED_FAILURE": deployed.get("AllowSimulatedFailure", "true"),
+        "ALLOWED_ORIGINS": deployed.get("AllowedOrigins", params["AllowedOrigins"]),
         # Locally a revoked key is refused within 5 s (deployed: the AuthCacheSeconds
         # parameter, 60 s by default), so the tests of revocation stay short.
         "AUTH_CACHE_SECONDS": env("AUTH_CACHE_SECONDS", "5"),
@@ -358,6 +430,23 @@ def stack_env(endpoint, current, params):
             ("DEFAULT_DAILY_QUOTA", "DefaultDailyQuota"),
             ("DEFAULT_READS_PER_SECOND", "DefaultReadsPerSecond"),
         )},
+    }
+
+
+def deployed_api(endpoint, stack, current, params):
+    """BASE_URL of the deployed REST API's stage, in LocalStack's path form of execute-api
+    (<id>.execute-api.localhost.localstack.cloud needs a DNS that resolves that name), and
+    the functions' settings as the template gave them."""
+    api_id = stack.api_id()
+    if not api_id:
+        raise DeployError(f"stack {stack.name} has no REST API (ApiKind=HTTP is not served by LocalStack community)")
+    deployed = {p["ParameterKey"]: p["ParameterValue"] for p in current.get("Parameters", [])}
+    stage = deployed.get("StageName") or params.get("StageName") or "v1"
+    return {
+        "BASE_URL": f"{endpoint}/_aws/execute-api/{api_id}/{stage}",
+        "API_URL_AWS_FORM": outputs(current).get("ApiUrl", ""),
+        "ALLOW_SIMULATED_FAILURE": deployed.get("AllowSimulatedFailure", "false"),
+        "AUTH_CACHE_SECONDS": deployed.get("AuthCacheSeconds", "60"),
     }
 
 
@@ -373,23 +462,34 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     for name in ("--endpoint", "--template", "--work", "--stack-env"):
         parser.add_argument(name, required=True)
+    parser.add_argument("--code-dir", help="deploy the binaries of this folder (each function's "
+                        "BuildProperties.Binary) instead of placeholders")
+    parser.add_argument("--stack-name", help="instead of STACK_NAME")
     args = parser.parse_args()
-    name = env("STACK_NAME", "event-ingest-local")
+    name = args.stack_name or env("STACK_NAME", "event-ingest-local")
     bucket = env("ARTIFACT_BUCKET", "event-ingest-local-artifacts")
     try:
-        params = parameters()
-        zip_bytes = placeholder_zip()
-        zip_key = "placeholder/bootstrap-%s.zip" % hashlib.sha256(zip_bytes).hexdigest()[:16]
+        params = parameters(local_values=not args.code_dir)
         template = load_template(args.template)
-        point_functions_at(template, {"Bucket": bucket, "Key": zip_key})  # so the hash covers the zip too
+        if args.code_dir:
+            code_of, paths = real_code(args.code_dir, bucket)
+            point_functions_at(template, code_of)  # the keys carry the binaries' digests
+            code = [(bucket, key, lambda p=path: function_zip(p)) for key, path in sorted(paths.items())]
+        else:
+            zip_bytes = placeholder_zip()
+            zip_key = "placeholder/bootstrap-%s.zip" % hashlib.sha256(zip_bytes).hexdigest()[:16]
+            point_functions_at(template, {"Bucket": bucket, "Key": zip_key})  # so the hash covers the zip too
+            code = [(bucket, zip_key, zip_bytes)]
         template_hash = add_hash_output(template, params)
         body = render(template)
         os.makedirs(args.work, exist_ok=True)
         with open(os.path.join(args.work, "template.local.json"), "w") as f:
             f.write(body)  # for reading only: what is deployed
         stack = Stack(args.endpoint, name, float(env("DEPLOY_TIMEOUT", "180")))
-        current = deploy(stack, body, template_hash, params, name + "-events", (bucket, zip_key, zip_bytes))
+        current = deploy(stack, body, template_hash, params, name + "-events", code)
         values = stack_env(args.endpoint, current, params)
+        if args.code_dir:
+            values.update(deployed_api(args.endpoint, stack, current, params))
         if not stack.table_exists(values["TABLE_NAME"]):
             raise DeployError(f"stack output TableName={values['TABLE_NAME']}, but DynamoDB has no such table")
     except ImportError as e:

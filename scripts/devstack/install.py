@@ -27,7 +27,9 @@ TOOLS_REQUIREMENTS = ROOT / "scripts" / "tools-requirements.txt"
 LS = ROOT / "localstack"
 LOCALSTACK_VERSION = "4.9.2"
 CONSTRAINTS = LS / "constraints-4.9.2.txt"  # the release's own pins
-NOOP_EXECUTOR = LS / "noop-lambda-executor"  # Lambda executor that needs no Docker
+NOOP_EXECUTOR = LS / "noop-lambda-executor"  # Lambda executor that needs no Docker: never invokes
+HOST_EXECUTOR = LS / "host-lambda-executor"  # Lambda executor that runs bootstrap as a host process
+EXECUTORS = (NOOP_EXECUTOR, HOST_EXECUTOR)
 NOOP_AGENT = LS / "dynamodb-local" / "NoopAgent.java"
 LOG4J = LS / "dynamodb-local" / "log4j2.xml"
 DDB_NPM = "amplify-dynamodb-simulator@2.9.30"  # ships the official DynamoDBLocal.jar
@@ -131,7 +133,7 @@ def fingerprint():
 
 
 def executor_files():
-    return [NOOP_EXECUTOR / "pyproject.toml", *sorted((NOOP_EXECUTOR / "localstack_noop_lambda_executor").glob("*.py"))]
+    return [f for d in EXECUTORS for f in (d / "pyproject.toml", *sorted(d.glob("localstack_*/*.py")))]
 
 
 def localstack_is_current():
@@ -201,18 +203,25 @@ def jdk():
 def localstack_venv(python):
     version = run(python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])",
                   capture_output=True, text=True).stdout.strip()
-    stamp = f"localstack-core=={LOCALSTACK_VERSION} {sha256(CONSTRAINTS, *executor_files())} py{version}"
+    stamp = f"localstack-core=={LOCALSTACK_VERSION} {sha256(CONSTRAINTS)} py{version}"
     if not venv_is_current(VENV, ".localstack-host-stamp", stamp):
         log("install", f"localstack-core[runtime]=={LOCALSTACK_VERSION} + awscli-local into {VENV}")
         make_venv(VENV, python)
         pip(VENV, "-c", CONSTRAINTS, f"localstack-core[runtime]=={LOCALSTACK_VERSION}", "awscli-local")
-        # pip writes build/ and *.egg-info next to the sources: build from a copy
-        copy = BUILD / "noop-lambda-executor"
-        shutil.rmtree(copy, ignore_errors=True)
-        shutil.copytree(NOOP_EXECUTOR, copy)
-        pip(VENV, "--no-deps", "--force-reinstall", copy)
         run(VENV / "bin" / "python", "-m", "pip", "check", stdout=subprocess.DEVNULL)
         (VENV / ".localstack-host-stamp").write_text(stamp + "\n")
+        (VENV / ".executors-stamp").unlink(missing_ok=True)
+    # the executors have a stamp of their own: a change to one reinstalls it alone (seconds)
+    stamp = sha256(*executor_files())
+    if not venv_is_current(VENV, ".executors-stamp", stamp):
+        log("install", "Lambda runtime executors: " + ", ".join(d.name for d in EXECUTORS))
+        # pip writes build/ and *.egg-info next to the sources: build from a copy
+        copies = [BUILD / d.name for d in EXECUTORS]
+        for source, copy in zip(EXECUTORS, copies):
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        pip(VENV, "--no-deps", "--force-reinstall", *copies)
+        (VENV / ".executors-stamp").write_text(stamp + "\n")
     check_constraints()
 
 
@@ -298,10 +307,10 @@ def java_link(java_home):
 
 
 def smoke_test():
-    """LocalStack's modules and the noop executor import; DynamoDB Local starts with the agent."""
+    """LocalStack's modules and both executors import; DynamoDB Local starts with the agent."""
     run(VENV / "bin" / "python", "-c",
         "import localstack.runtime.main, localstack.services.dynamodb.provider; from plux import PluginManager; "
-        "PluginManager('localstack.lambda.runtime_executor').load('noop').load()")
+        "m = PluginManager('localstack.lambda.runtime_executor'); m.load('noop').load(); m.load('host').load()")
     out = run(JAVA_LINK / "bin" / "java", f"-javaagent:{DDB_AGENT}", "-jar", DDB_DIR / "DynamoDBLocal.jar",
               "-version", capture_output=True, text=True).stdout.strip().splitlines()
     log("install", f"DynamoDB Local {out[-1] if out else '?'} runs with the no-op agent")

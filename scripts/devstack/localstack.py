@@ -98,8 +98,9 @@ def host_mode_environment(port):
         SKIP_SSL_CERT_DOWNLOAD="1",
         DNS_ADDRESS="0",  # no DNS server (it would want port 53)
         LOCALSTACK_CLI="0",
-        # the "docker" executor cannot create functions here; "noop" creates them, never runs them
-        LAMBDA_RUNTIME_EXECUTOR=setting("LAMBDA_RUNTIME_EXECUTOR", "noop"),
+        # the "docker" executor cannot create functions here; "host" runs each function's
+        # bootstrap as a host process (make deploy-local), "noop" creates them, never runs them
+        LAMBDA_RUNTIME_EXECUTOR=setting("LAMBDA_RUNTIME_EXECUTOR", "host"),
     )
     return env
 
@@ -107,8 +108,9 @@ def host_mode_environment(port):
 def start(port):
     install.localstack()
     LOG.write_bytes(b"")
+    env = host_mode_environment(port)
     record = DAEMON.start([str(install.VENV / "bin" / "python"), "-m", "localstack.runtime.main"],
-                          LOG, host_mode_environment(port), cwd=ROOT, port=port)
+                          LOG, env, cwd=ROOT, port=port, lambda_executor=env["LAMBDA_RUNTIME_EXECUTOR"])
     log("localstack", f"started pid {record['pid']} on port {port} (log: {LOG})")
     return record
 
@@ -216,16 +218,18 @@ def deploy_if_changed(url):
     DEPLOY_STAMP.write_text(stamp)
 
 
-def deploy(url):
-    """Deploy infra/template.yaml into the LocalStack at `url` and write .local/stack.env
-    (devstack/deploy.py, run by a python with boto3 + PyYAML: LocalStack's venv or DEPLOY_PYTHON)."""
+def deploy(url, extra_args=(), stack_env=STACK_ENV):
+    """Deploy infra/template.yaml into the LocalStack at `url` and write `stack_env`
+    (devstack/deploy.py, run by a python with boto3 + PyYAML: LocalStack's venv or DEPLOY_PYTHON;
+    `extra_args`: --code-dir and --stack-name of make deploy-local)."""
     health = services(url)
     if health is None:
         raise Fail(f"LocalStack is not running at {url}: `make up` (or LOCALSTACK_PORT for one you started)")
     missing = [s for s in DEPLOY_NEEDS if health.get(s) not in ("running", "available")]
     if missing:
         raise Fail(f"LocalStack at {url} lacks services: {', '.join(missing)} (LOCALSTACK_SERVICES?)")
-    DEPLOY_STAMP.unlink(missing_ok=True)  # whatever this deploy does, deploy_if_changed checks again
+    if stack_env == STACK_ENV:
+        DEPLOY_STAMP.unlink(missing_ok=True)  # whatever this deploy does, deploy_if_changed checks again
     python = setting("DEPLOY_PYTHON") or str(install.VENV / "bin" / "python")
     if not shutil.which(python):
         raise Fail(f"{python} not found: `scripts/stack.py setup` installs LocalStack's venv, or set "
@@ -238,6 +242,6 @@ def deploy(url):
     with locked(work / "deploy.lock", "deploy", "another deploy"):
         done = subprocess.run([python, "-m", "devstack.deploy", "--endpoint", url,
                                "--template", str(ROOT / "infra" / "template.yaml"),
-                               "--work", str(work), "--stack-env", str(STACK_ENV)], env=env)
+                               "--work", str(work), "--stack-env", str(stack_env), *extra_args], env=env)
     if done.returncode:
         raise Fail("deploy failed (see above)")

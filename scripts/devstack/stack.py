@@ -156,10 +156,12 @@ BANNER = """
 
     The dashboard: {url}/  (API key below; the page keeps it for this tab only)
 
-    K={key}    # the development key: tenant dev, every client id (.local/dev.key)
+    K={key}    # the development key: tenant dev, every client id, every scope (.local/dev.key)
+    I={ingest_key}    # ingest-only: POST /events and nothing else (.local/dev-ingest.key)
     curl -s -X POST {url}/events -H "x-api-key: $K" -H 'content-type: application/json' \\
       -d '{{"client_id":"acme-prod","source":"web","payload":{{"metric":"purchase","amount":"12.50","timestamp":"2026-11-20T10:00:00+02:00"}}}}'
     curl -s "{url}/aggregates?client_id=acme-prod" -H "x-api-key: $K"
+    curl -s "{url}/aggregates?client_id=acme-prod" -H "x-api-key: $I"   # 403 forbidden_scope: $I only sends
     make key TENANT=acme CLIENTS='acme-*'    # a key for another tenant
 
   Ctrl-C stops {what}.
@@ -182,7 +184,7 @@ def run(reload):
         up(reload, started=started, user=True)
         info = watcher.status()
         print(BANNER.format(url=info["base_url"], reload="on" if info.get("reload") else "off",
-                            what=describe(started), key=devkey.read()),
+                            what=describe(started), key=devkey.read(), ingest_key=devkey.read_ingest()),
               flush=True)
         follow(watcher.LOG, watcher.DAEMON)
         return 1
@@ -221,7 +223,8 @@ def follow(path, daemon):
 # ------------------------------------------------------------------ scripts/stack.py with
 def with_stack(command):
     """Run `command` against the stack: start what is not running (functions without reload),
-    export .local/stack.env, .local/api.env, API_KEY (the development key) and STACK_STARTED
+    export .local/stack.env, .local/api.env, API_KEY (the development key), INGEST_KEY (the
+    ingest-only one) and STACK_STARTED
     (the parts started here),
     run it, then stop what was started here. Returns its exit status."""
     interrupt_on_signals()
@@ -229,7 +232,7 @@ def with_stack(command):
     try:
         up(reload=False, started=started, user=True)
         env = dict(os.environ, **read_env_file(STACK_ENV), **read_env_file(API_ENV),
-                   API_KEY=devkey.read() or "",
+                   API_KEY=devkey.read() or "", INGEST_KEY=devkey.read_ingest() or "",
                    STACK_STARTED=" ".join(p for p in PARTS if p in started), STACK_USER=str(os.getpid()))
         return subprocess.call(command, env=env)
     except KeyboardInterrupt:

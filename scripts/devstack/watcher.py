@@ -96,7 +96,11 @@ def start(port, reload):
     max_in_flight = int(number_setting("WATCH_MAX_IN_FLIGHT", 64))
     watch_port = ports.any_free() if max_in_flight else port
     argv = [str(TOOLS_BIN / "cargo-lambda"), "lambda", "watch", "--manifest-path", str(ROOT / "Cargo.toml"),
-            "-A", "127.0.0.1", "-P", str(watch_port), "--concurrency", str(concurrency), "--env-file", str(STACK_ENV)]
+            "-A", "127.0.0.1", "-P", str(watch_port), "--concurrency", str(concurrency), "--env-file", str(STACK_ENV),
+            # the emulator's own CORS answers every origin, credentials allowed, and answers
+            # every OPTIONS itself; API Gateway adds none: the ingest function's own CORS
+            # (ALLOWED_ORIGINS) is then what a browser gets, here as on AWS
+            "--disable-cors"]
     if not reload:
         argv.append("--ignore-changes")
     if max_in_flight:

@@ -4,7 +4,11 @@
 #
 #   tests/browser/run.sh                      # BASE_URL from the environment, else .local/api.env;
 #                                             # without API_KEY, a key made with tools/admin
-#   BASE_URL=http://127.0.0.1:9000 API_KEY=eik_... tests/browser/run.sh
+#   BASE_URL=http://127.0.0.1:9000 API_KEY=eik_... INGEST_KEY=eik_... tests/browser/run.sh
+#
+# dashboard.test.mjs: the page. cors.test.mjs: a page of another origin sending with an
+# ingest-only key (INGEST_KEY; ALLOWED_ORIGIN, an origin the stack allows), by fetch and with
+# the JS sender of packages/event-core-js (its files served from disk; a tab closed mid-queue).
 #
 # Needs node >= 20 and /usr/bin/chromium (Debian: apt-get install -y chromium; CHROMIUM=path
 # for another binary). Installs playwright-core from package-lock.json on first use (npm ci).
@@ -33,21 +37,35 @@ if [ -z "${BASE_URL:-}" ]; then
   exit 1
 fi
 
-# The service wants an API key: without API_KEY, make one for a tenant owning the test's client
-# ids (browser-*) in the local stack's table with tools/admin (a key is printed alone on stdout).
-if [ -z "${API_KEY:-}" ] && [ -f "$ROOT/.local/stack.env" ] && [ "${BROWSER_AUTH:-on}" != off ]; then
-  log "no API_KEY: creating one for tenant browser-tests (clients browser-*) with tools/admin"
-  API_KEY="$(
+# The service wants API keys: without API_KEY, make a full one and an ingest-only one for a
+# tenant owning the test's client ids (browser-*) in the local stack's table with tools/admin (a
+# key is printed alone on stdout). cors.test.mjs sends with the ingest-only key (INGEST_KEY).
+admin() {
+  (
     set -a
     # shellcheck disable=SC1091
     . "$ROOT/.local/stack.env"
     set +a
     cd "$ROOT"
-    cargo run --quiet -p admin -- key create --tenant browser-tests --clients 'browser-*' \
-      --label browser-test --expires-in-days 1
-  )"
+    cargo run --quiet -p admin -- "$@"
+  )
+}
+if [ -z "${API_KEY:-}" ] && [ -f "$ROOT/.local/stack.env" ] && [ "${BROWSER_AUTH:-on}" != off ]; then
+  log "no API_KEY: creating keys for tenant browser-tests (clients browser-*) with tools/admin"
+  admin tenant put browser-tests --clients 'browser-*'
+  API_KEY="$(admin key create --tenant browser-tests --label browser-test --expires-in-days 1)"
   [ -n "$API_KEY" ] || { log "tools/admin printed no key"; exit 1; }
+  INGEST_KEY="$(admin key create --tenant browser-tests --scopes ingest --label browser-test-ingest --expires-in-days 1)"
 fi
+if [ -z "${INGEST_KEY:-}" ] && [ -f "$ROOT/.local/dev-ingest.key" ]; then
+  INGEST_KEY="$(cat "$ROOT/.local/dev-ingest.key")"
+fi
+export INGEST_KEY="${INGEST_KEY:-}"
+# the page of cors.test.mjs poses as the stack's first http://localhost origin (ALLOWED_ORIGINS)
+if [ -z "${ALLOWED_ORIGIN:-}" ] && [ -f "$ROOT/.local/stack.env" ]; then
+  ALLOWED_ORIGIN="$(sed -n 's/^ALLOWED_ORIGINS=//p' "$ROOT/.local/stack.env" | tr ',' '\n' | grep -m1 '^http://localhost:' || true)"
+fi
+export ALLOWED_ORIGIN="${ALLOWED_ORIGIN:-http://localhost:5173}"
 export API_KEY="${API_KEY:-}"
 
 cd "$HERE"
@@ -61,4 +79,4 @@ fi
 mkdir -p artifacts
 export BASE_URL CHROMIUM
 log "testing $BASE_URL with $("$CHROMIUM" --version 2>/dev/null | head -n1)"
-exec node --test --test-concurrency=1 "$HERE/dashboard.test.mjs"
+exec node --test --test-concurrency=1 "$HERE/dashboard.test.mjs" "$HERE/cors.test.mjs"

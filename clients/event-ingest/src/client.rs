@@ -85,6 +85,19 @@ impl ApiError {
         }
     }
 
+    /// A 429 with a short `Retry-After`: the server pacing this client to a tenant's rate
+    /// limit, not a failure. Waiting it out does not spend an attempt (a daily quota's 429,
+    /// which points hours ahead, does, and ends the run with its state saved).
+    pub fn is_pacing(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Throttled {
+                status: 429,
+                retry_after: Some(wait),
+            } if *wait <= MAX_PACING_WAIT
+        )
+    }
+
     /// 429 or 503: the concurrency should drop.
     pub fn is_overload(&self) -> bool {
         matches!(self, ApiError::Throttled { .. })
@@ -95,6 +108,12 @@ impl ApiError {
 pub trait RetryObserver: Sync {
     fn on_retry(&self, _error: &ApiError, _wait: Duration) {}
 }
+
+/// The longest `Retry-After` of a 429 that counts as pacing (`ApiError::is_pacing`).
+pub const MAX_PACING_WAIT: Duration = Duration::from_secs(60);
+
+/// Pacing rounds one request waits out at most (an hour at 1 s each, `--max-time` aside).
+const MAX_PACING_ROUNDS: u32 = 3600;
 
 /// Observes nothing.
 pub struct NoObserver;
@@ -359,6 +378,7 @@ impl Client {
         Fut: Future<Output = Result<T, ApiError>>,
     {
         let mut attempts = 0;
+        let mut paced = 0;
         loop {
             attempts += 1;
             self.wait_for_pause().await;
@@ -369,7 +389,12 @@ impl Client {
             if let Some(wait) = error.retry_after() {
                 self.pause_for(wait);
             }
-            match self.policy.decide(attempts, &error, fastrand::f64()) {
+            // A rate limit's 429 says when to come back: the request is slowed, not failing.
+            if error.is_pacing() && paced < MAX_PACING_ROUNDS {
+                paced += 1;
+                attempts -= 1;
+            }
+            match self.policy.decide(attempts.max(1), &error, fastrand::f64()) {
                 Decision::GiveUp => return Err(error),
                 Decision::RetryAfter(wait) => {
                     tracing::debug!(%error, wait_ms = wait.as_millis() as u64, attempts, "retrying");
@@ -683,4 +708,61 @@ pub fn encode(value: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn client() -> Client {
+        Client::builder(
+            "http://127.0.0.1:1",
+            "eik_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        )
+        .build()
+        .unwrap()
+    }
+
+    /// Answers `error` `times` times, then succeeds.
+    async fn refused_then_ok(error: fn() -> ApiError, times: u32) -> Result<u32, ApiError> {
+        let calls = AtomicU32::new(0);
+        client()
+            .with_retries(
+                || async {
+                    let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+                    if n <= times {
+                        Err(error())
+                    } else {
+                        Ok(n)
+                    }
+                },
+                &NoObserver,
+            )
+            .await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rate_limits_429s_slow_a_request_down_without_spending_its_attempts() {
+        let pacing = || ApiError::Throttled {
+            status: 429,
+            retry_after: Some(Duration::from_secs(1)),
+        };
+        // Thirty refusals with Retry-After 1 s, three times the attempts of the policy.
+        assert_eq!(refused_then_ok(pacing, 30).await.unwrap(), 31);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quotas_429_and_other_overloads_spend_attempts() {
+        let quota = || ApiError::Throttled {
+            status: 429,
+            retry_after: Some(Duration::from_secs(3600)),
+        };
+        let unavailable = || ApiError::Throttled {
+            status: 503,
+            retry_after: Some(Duration::from_secs(1)),
+        };
+        assert!(refused_then_ok(quota, 30).await.is_err());
+        assert!(refused_then_ok(unavailable, 30).await.is_err());
+    }
 }

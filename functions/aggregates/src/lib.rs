@@ -5,7 +5,7 @@
 
 use event_core::{AmountSum, ClientId, EventTimestamp, Metric};
 use event_http::{params, resolve, serve, ApiError, Query, Reply, RequestMeta, Route};
-use event_runtime::{store_error, App, Ctx};
+use event_runtime::{store_error, App, Ctx, Scope};
 use event_store::{AggregateQuery, HourlyQuery, Store};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -17,9 +17,14 @@ enum Endpoint {
     Hourly,
 }
 
-const ROUTES: [Route<Endpoint>; 2] = [
-    Route::new(Method::GET, "/aggregates", Endpoint::Totals),
-    Route::new(Method::GET, "/aggregates/hourly", Endpoint::Hourly),
+/// Each route with the key scope it needs (api/openapi.yaml's `x-required-scope`).
+const ROUTES: [Route<(Endpoint, Scope)>; 2] = [
+    Route::new(Method::GET, "/aggregates", (Endpoint::Totals, Scope::Read)),
+    Route::new(
+        Method::GET,
+        "/aggregates/hourly",
+        (Endpoint::Hourly, Scope::Read),
+    ),
 ];
 
 /// Answer one request. Generic over the store so tests run it on `MemoryStore`.
@@ -56,8 +61,8 @@ struct Bucket {
 }
 
 async fn route<S: Store>(req: Request, meta: RequestMeta, app: &App<S>) -> Result<Reply, ApiError> {
-    let (endpoint, _) = resolve(&ROUTES, &meta)?;
-    let ctx = app.authorize(&req).await?;
+    let ((endpoint, scope), _) = resolve(&ROUTES, &meta)?;
+    let ctx = app.authorize(&req, scope).await?;
     let query = Query::of(&req);
     let work = async {
         let client_id = params::required_client_id(&query)?;

@@ -399,3 +399,54 @@ async fn given_bad_hourly_ranges_when_read_then_400_naming_the_bound() {
     .await;
     assert_eq!(answer.body["buckets"].as_array().unwrap().len(), 744);
 }
+
+// ------------------------------------------------------------------ key scopes
+
+/// Both routes need the `read` scope: an ingest- or replay-only key gets 403
+/// `forbidden_scope` and no number; a key narrowed to some clients aggregates only theirs.
+#[tokio::test]
+async fn aggregates_answer_only_keys_with_the_read_scope_and_their_narrowed_clients() {
+    use event_runtime::testing::add_scoped_key;
+    let app = seeded().await;
+    let range = "from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z";
+    for scopes in [
+        "ingest",
+        "replay",
+        "ingest,replay",
+        "read",
+        "ingest,read,replay",
+    ] {
+        let key = add_scoped_key(&app.store, "default", scopes, None).await;
+        for path in ["/aggregates", "/aggregates/hourly"] {
+            let req = fixture_request(FIXTURES, "http_v2_get_aggregates.json", |event| {
+                event["rawPath"] = Value::from(path);
+                event["rawQueryString"] = Value::from(format!("client_id=acme-prod&{range}"));
+                with_key(event, Some(&key));
+            });
+            let answer = call(&app, req).await;
+            let case = format!("{path} with a key of {scopes}: {}", answer.body);
+            if scopes.contains("read") {
+                assert_eq!(answer.status, StatusCode::OK, "{case}");
+            } else {
+                assert_eq!(answer.status, StatusCode::FORBIDDEN, "{case}");
+                assert_eq!(answer.body["error"]["code"], "forbidden_scope", "{case}");
+                assert!(answer.body.get("count").is_none(), "{case}: no data");
+            }
+        }
+    }
+
+    let narrowed = add_scoped_key(&app.store, "default", "read", Some("acme-ios")).await;
+    let as_narrowed = |client: &str| {
+        fixture_request(FIXTURES, "http_v2_get_aggregates.json", |event| {
+            event["rawQueryString"] = Value::from(format!("client_id={client}"));
+            with_key(event, Some(&narrowed));
+        })
+    };
+    let refused = call(&app, as_narrowed("acme-prod")).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.body["error"]["code"], "client_not_allowed");
+    assert_eq!(
+        call(&app, as_narrowed("acme-ios")).await.status,
+        StatusCode::OK
+    );
+}

@@ -1,5 +1,6 @@
-//! The `ingest` function: `POST /events` (one event or a batch),
-//! `POST /events/failed/{failed_id}/retry` and the bulk replay `POST /events/failed/retry`.
+//! The `ingest` function: `POST /events` (one event or a batch) and its CORS preflight
+//! `OPTIONS /events`, `POST /events/failed/{failed_id}/retry` and the bulk replay
+//! `POST /events/failed/retry`.
 
 mod batch;
 mod outcome;
@@ -9,9 +10,9 @@ mod single;
 
 use event_core::{parse_body, Body as EventsBody};
 use event_http::{
-    body_bytes, resolve, serve, ApiError, ErrorCode, EventStatus, Reply, RequestMeta, Route,
+    body_bytes, cors, resolve, serve, ApiError, ErrorCode, EventStatus, Reply, RequestMeta, Route,
 };
-use event_runtime::{with_limit_headers, Admission, App, LimitState};
+use event_runtime::{with_limit_headers, Admission, App, LimitState, Scope};
 use event_store::{Meter, Store};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
@@ -23,24 +24,51 @@ enum Endpoint {
     Replay,
 }
 
-const ROUTES: [Route<Endpoint>; 3] = [
-    Route::new(Method::POST, "/events", Endpoint::PostEvents),
+/// Each keyed route with the key scope it needs (api/openapi.yaml's `x-required-scope`).
+const ROUTES: [Route<(Endpoint, Scope)>; 3] = [
+    Route::new(
+        Method::POST,
+        "/events",
+        (Endpoint::PostEvents, Scope::Ingest),
+    ),
     Route::new(
         Method::POST,
         "/events/failed/{failed_id}/retry",
-        Endpoint::Retry,
+        (Endpoint::Retry, Scope::Replay),
     ),
-    Route::new(Method::POST, "/events/failed/retry", Endpoint::Replay),
+    Route::new(
+        Method::POST,
+        "/events/failed/retry",
+        (Endpoint::Replay, Scope::Replay),
+    ),
 ];
+
+/// The browsers' preflight of `POST /events`: no key (browsers send none with it).
+const PREFLIGHT: [Route<()>; 1] = [Route::new(Method::OPTIONS, "/events", ())];
 
 /// Answer one request. Generic over the store so tests run it on `MemoryStore`.
 pub async fn handle<S: Store>(req: Request, app: &App<S>) -> Response<Body> {
-    serve(req, |req, meta| route(req, meta, app)).await
+    // CORS is for POST /events only: every answer of it (errors included, so a page can read
+    // a 401 or 403) carries the allowed origin; other routes stay closed to browsers.
+    let meta = RequestMeta::of(&req);
+    let cors_headers = matches!(resolve(&ROUTES, &meta), Ok(((Endpoint::PostEvents, _), _)))
+        .then(|| req.headers().clone());
+    let mut response = serve(req, |req, meta| route(req, meta, app)).await;
+    if let Some(headers) = cors_headers {
+        cors::decorate(&mut response, &app.config.allowed_origins, &headers);
+    }
+    response
 }
 
 async fn route<S: Store>(req: Request, meta: RequestMeta, app: &App<S>) -> Result<Reply, ApiError> {
-    let (endpoint, params) = resolve(&ROUTES, &meta)?;
-    let ctx = app.authorize(&req).await?;
+    if resolve(&PREFLIGHT, &meta).is_ok() {
+        return Ok(Reply {
+            response: cors::preflight(&app.config.allowed_origins, req.headers()),
+            outcome: "preflight",
+        });
+    }
+    let ((endpoint, scope), params) = resolve(&ROUTES, &meta)?;
+    let ctx = app.authorize(&req, scope).await?;
     // The tenant's limits as this request left them, for the RateLimit headers.
     let mut limit_state: Option<LimitState> = None;
     let work = async {

@@ -141,10 +141,8 @@ async fn given_unknown_revoked_or_expired_keys_when_posting_then_each_reads_the_
         .unwrap();
     let expired = ApiKey::generate().unwrap();
     let expiry = KeyState {
-        label: "expired".into(),
-        created_at: 0,
         expires_at: Some(NOW_NANOS / 1_000_000_000),
-        revoked: false,
+        ..KeyState::new("expired", 0)
     };
     app.store
         .add_key(&tenant("acme"), &expired.hash(), &expiry)

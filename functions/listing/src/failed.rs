@@ -26,7 +26,13 @@ pub(crate) async fn list<S: Store>(ctx: &Ctx<'_, S>, query: &Query) -> Result<Re
         .await
         .map_err(store_error)?;
     let body = PageView {
-        items: page.items.iter().map(FailedView::preview).collect(),
+        // As for processed events: a narrowed key sees its clients' records only.
+        items: page
+            .items
+            .iter()
+            .filter(|record| ctx.caller.sees(record.client_id.as_ref()))
+            .map(FailedView::preview)
+            .collect(),
         next_cursor: page.next_cursor,
     };
     Reply::json(StatusCode::OK, &body, "listed")

@@ -7,7 +7,7 @@ mod usage;
 mod views;
 
 use event_http::{resolve, serve, ApiError, Query, Reply, RequestMeta, Route};
-use event_runtime::App;
+use event_runtime::{App, Scope};
 use event_store::Store;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
@@ -22,15 +22,24 @@ enum Endpoint {
     Usage,
 }
 
-const ROUTES: [Route<Endpoint>; 4] = [
-    Route::new(Method::GET, "/events/processed", Endpoint::Processed),
-    Route::new(Method::GET, "/events/failed", Endpoint::Failed),
+/// Each route with the key scope it needs (api/openapi.yaml's `x-required-scope`).
+const ROUTES: [Route<(Endpoint, Scope)>; 4] = [
+    Route::new(
+        Method::GET,
+        "/events/processed",
+        (Endpoint::Processed, Scope::Read),
+    ),
+    Route::new(
+        Method::GET,
+        "/events/failed",
+        (Endpoint::Failed, Scope::Read),
+    ),
     Route::new(
         Method::GET,
         "/events/failed/{failed_id}",
-        Endpoint::OneFailed,
+        (Endpoint::OneFailed, Scope::Read),
     ),
-    Route::new(Method::GET, "/usage", Endpoint::Usage),
+    Route::new(Method::GET, "/usage", (Endpoint::Usage, Scope::Read)),
 ];
 
 /// Answer one request. Generic over the store so tests run it on `MemoryStore`.
@@ -39,8 +48,8 @@ pub async fn handle<S: Store>(req: Request, app: &App<S>) -> Response<Body> {
 }
 
 async fn route<S: Store>(req: Request, meta: RequestMeta, app: &App<S>) -> Result<Reply, ApiError> {
-    let (endpoint, params) = resolve(&ROUTES, &meta)?;
-    let ctx = app.authorize(&req).await?;
+    let ((endpoint, scope), params) = resolve(&ROUTES, &meta)?;
+    let ctx = app.authorize(&req, scope).await?;
     let query = Query::of(&req);
     let work = async {
         match endpoint {

@@ -27,7 +27,14 @@ pub(crate) async fn list<S: Store>(ctx: &Ctx<'_, S>, query: &Query) -> Result<Re
         .await
         .map_err(store_error)?;
     let body = PageView {
-        items: page.items.iter().map(ProcessedView::from).collect(),
+        // A key narrowed to some clients sees only theirs in the tenant's feed; the page may
+        // then hold fewer items than `limit`, and the cursor still walks the whole feed.
+        items: page
+            .items
+            .iter()
+            .filter(|record| ctx.caller.sees(Some(&record.event.client_id)))
+            .map(ProcessedView::from)
+            .collect(),
         next_cursor: page.next_cursor,
     };
     tracing::debug!(

@@ -4,6 +4,7 @@
 //! status codes. No AWS SDK and no storage: the store-backed functions' runtime is
 //! `event-runtime`.
 
+pub mod cors;
 pub mod error;
 pub mod metrics;
 pub mod params;
@@ -16,6 +17,7 @@ pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
+pub use cors::AllowedOrigins;
 pub use error::{ApiError, ErrorDetail};
 pub use request::{body_bytes, request_id, Query, RequestMeta};
 pub use response::{json_response, RETRY_AFTER_SECONDS};

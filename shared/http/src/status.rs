@@ -18,6 +18,8 @@ pub enum ErrorCode {
     Unauthorized,
     /// A client id the caller's tenant does not own.
     ClientNotAllowed,
+    /// A route outside the API key's scopes (an ingest-only key reading, say).
+    ForbiddenScope,
     /// `simulateFailure: true` where the deployment does not honour it.
     SimulateFailureDisabled,
     NotFound,
@@ -51,6 +53,7 @@ impl ErrorCode {
             ErrorCode::InvalidCursor => "invalid_cursor",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::ClientNotAllowed => "client_not_allowed",
+            ErrorCode::ForbiddenScope => "forbidden_scope",
             ErrorCode::SimulateFailureDisabled => "simulate_failure_disabled",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
@@ -73,7 +76,7 @@ impl ErrorCode {
             | ErrorCode::InvalidCursor
             | ErrorCode::SimulateFailureDisabled => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
-            ErrorCode::ClientNotAllowed => StatusCode::FORBIDDEN,
+            ErrorCode::ClientNotAllowed | ErrorCode::ForbiddenScope => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::NotRetryable => StatusCode::CONFLICT,
@@ -102,6 +105,7 @@ impl ErrorCode {
                 "An API key is required; send it in the x-api-key header or as Authorization: Bearer <key>."
             }
             ErrorCode::ClientNotAllowed => "This API key's tenant does not own this client_id.",
+            ErrorCode::ForbiddenScope => "This API key's scopes do not include what this route needs.",
             ErrorCode::SimulateFailureDisabled => {
                 "simulateFailure is disabled in this deployment; send the event without it."
             }
@@ -199,12 +203,13 @@ impl EventStatus {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorCode; 17] = [
+    const ALL: [ErrorCode; 18] = [
         ErrorCode::RateLimited,
         ErrorCode::QuotaExceeded,
         ErrorCode::MissingClientId,
         ErrorCode::Unauthorized,
         ErrorCode::ClientNotAllowed,
+        ErrorCode::ForbiddenScope,
         ErrorCode::InvalidLimit,
         ErrorCode::InvalidRange,
         ErrorCode::InvalidCursor,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use event_core::EventTimestamp;
 use event_http::{ApiError, ErrorCode, Reply};
-use event_store::{FailedId, FailedRecord, Meter, Store, TenantId};
+use event_store::{FailedId, FailedRecord, Meter, Scope, Store, TenantId};
 use lambda_http::{Request, RequestExt};
 
 use crate::auth::Authenticator;
@@ -15,6 +15,7 @@ use crate::clock::{system_now, Clock};
 use crate::config::Config;
 use crate::failure::store_error;
 use crate::limiter::{with_limit_headers, Admission, Limiter, Limits};
+use crate::scope;
 
 /// The state built once at cold start and shared by every request.
 pub struct App<S> {
@@ -51,8 +52,9 @@ impl<S> App<S> {
 
 impl<S: Store> App<S> {
     /// The request's caller, and the store scoped to its tenant and its deadline; 401
-    /// without a usable key.
-    pub async fn authorize(&self, req: &Request) -> Result<Ctx<'_, S>, ApiError> {
+    /// without a usable key, 403 `forbidden_scope` when the key lacks `scope` (the route's
+    /// own), before any of the handler's work.
+    pub async fn authorize(&self, req: &Request, scope: Scope) -> Result<Ctx<'_, S>, ApiError> {
         let started = Instant::now();
         let deadline = started + self.time_for(req);
         let caller = self
@@ -61,6 +63,7 @@ impl<S: Store> App<S> {
             .await?;
         let span = tracing::Span::current();
         span.record("tenant", caller.tenant.as_str());
+        scope::require(&caller, scope)?;
         Ok(Ctx {
             store: self.store.for_tenant(&caller.tenant).until(deadline),
             config: &self.config,
@@ -169,7 +172,7 @@ impl<S: Store> Ctx<'_, S> {
     }
 
     /// The caller's failed or rejected record `id`: 404 when the caller's tenant has none,
-    /// 403 when it names a client the tenant does not own (any more).
+    /// 403 when it names a client the caller may not touch (any more).
     pub async fn failed_record(&self, id: &str) -> Result<FailedRecord, ApiError> {
         let record = self
             .store
@@ -182,8 +185,16 @@ impl<S: Store> Ctx<'_, S> {
                     "No failed or rejected event has this id.",
                 )
             })?;
-        if let Some(client) = &record.client_id {
-            self.caller.check_client(client)?;
+        match &record.client_id {
+            Some(client) => self.caller.check_client(client)?,
+            // kept without a valid client id: the tenant's, not a narrowed key's
+            None if !self.caller.sees(None) => {
+                return Err(ApiError::with_message(
+                    ErrorCode::ClientNotAllowed,
+                    "This API key is limited to some client ids; this record has none.",
+                ))
+            }
+            None => {}
         }
         Ok(record)
     }

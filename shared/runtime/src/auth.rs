@@ -1,5 +1,5 @@
 //! Who is calling: the API key of a request (`x-api-key`, or `Authorization: Bearer`) turned
-//! into its tenant and the client ids that tenant owns, with a short cache in the warm
+//! into its tenant, the client ids that tenant owns and the key's scopes and narrowed clients, with a short cache in the warm
 //! function (`key_cache`) so most requests pay no DynamoDB read for it. The app owns an
 //! `Authenticator` and hands it what it needs per request; this module knows no app.
 //!
@@ -61,11 +61,7 @@ impl Authenticator {
     pub fn new(tenant: TenantId) -> Self {
         Authenticator {
             keys: KeyCache::default(),
-            anonymous: Arc::new(Caller {
-                tenant,
-                clients: ClientPatterns::all(),
-                limits: Default::default(),
-            }),
+            anonymous: Arc::new(Caller::with_every_scope(tenant, ClientPatterns::all())),
         }
     }
 
@@ -205,9 +201,12 @@ async fn read_grant<S: Store>(store: &S, hash: &KeyHash) -> Result<Option<Arc<Gr
     Ok(Some(Arc::new(Grant {
         expires_at: state.expires_at,
         revoked: state.revoked,
+        // The key's scopes and narrowed clients travel with its caller (and so in the cache).
         caller: Arc::new(Caller {
             tenant: tenant.id,
             clients: tenant.clients,
+            only_clients: state.only_clients.clone(),
+            scopes: state.scopes,
             limits: tenant.limits,
         }),
     })))

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use event_http::AllowedOrigins;
 use event_store::StoreConfig;
 
 use crate::auth::AuthConfig;
@@ -28,6 +29,9 @@ pub struct Config {
     /// `AUTH` (on, the default; off only for local experiments) and `AUTH_CACHE_SECONDS`
     /// (default 60).
     pub auth: AuthConfig,
+    /// `ALLOWED_ORIGINS` (the template's `AllowedOrigins`): browser origins that may call
+    /// `POST /events` (comma separated, `*` for any); unset, none (`event_http::cors`).
+    pub allowed_origins: AllowedOrigins,
     /// The limits of tenants that set none of their own (`DEFAULT_RATE_PER_SECOND`,
     /// `DEFAULT_BURST`, `DEFAULT_DAILY_QUOTA`, `DEFAULT_READS_PER_SECOND`; unset or 0: none).
     /// The template sets them from its `Default*` parameters.
@@ -56,6 +60,7 @@ impl Default for Config {
             request_deadline: Duration::from_millis(20_000),
             batch_concurrency: 16,
             auth: AuthConfig::default(),
+            allowed_origins: AllowedOrigins::None,
             limits: LimitDefaults::default(),
         }
     }
@@ -102,6 +107,14 @@ impl Config {
                         }
                     },
                 },
+            },
+            allowed_origins: match get("ALLOWED_ORIGINS") {
+                None => AllowedOrigins::None,
+                Some(text) => AllowedOrigins::parse(&text).map_err(|_| ConfigError::Invalid {
+                    name: "ALLOWED_ORIGINS",
+                    value: text,
+                    expected: "origins such as https://app.example.com, comma separated, or *",
+                })?,
             },
             limits: LimitDefaults {
                 rate_per_second: parse_limit(
@@ -212,6 +225,7 @@ pub(crate) mod tests {
             ("BATCH_CONCURRENCY", "4"),
             ("AUTH", "off"),
             ("AUTH_CACHE_SECONDS", "0"),
+            ("ALLOWED_ORIGINS", "https://app.example.com"),
             ("DEFAULT_RATE_PER_SECOND", "100"),
             ("DEFAULT_BURST", "500"),
             ("DEFAULT_DAILY_QUOTA", "unlimited"),
@@ -226,6 +240,10 @@ pub(crate) mod tests {
                 daily: 0,
                 reads_per_second: 20
             }
+        );
+        assert_eq!(
+            config.allowed_origins,
+            AllowedOrigins::List(vec!["https://app.example.com".to_owned()])
         );
         assert!(!config.auth.enabled);
         assert_eq!(config.auth.cache_ttl, Duration::ZERO);

@@ -4,7 +4,8 @@
 //! and the handler tests' kit. HTTP itself (routing, errors, serving) is `event-http`'s.
 //!
 //! Modules depend one way (no two use each other): `aws` -> `app` -> `config` -> `auth` ->
-//! `key_cache` -> `caller`; `api_key`, `clock` and `failure` use no other module.
+//! `key_cache` -> `caller`; `app` -> `scope` -> `caller`; `api_key`, `clock` and `failure`
+//! use no other module.
 
 pub mod api_key;
 pub mod app;
@@ -16,6 +17,7 @@ pub mod config;
 pub mod failure;
 pub mod key_cache;
 pub mod limiter;
+pub mod scope;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
@@ -25,5 +27,6 @@ pub use auth::AuthConfig;
 pub use caller::Caller;
 pub use clock::{system_now, Clock};
 pub use config::{Config, ConfigError};
+pub use event_store::Scope;
 pub use failure::{failure_reason, reason_detail, store_error};
 pub use limiter::{with_limit_headers, Admission, LimitDefaults, LimitState, Limiter, Limits};

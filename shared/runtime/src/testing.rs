@@ -9,7 +9,7 @@ pub use event_http::testing::*;
 use event_store::{
     AggregateQuery, AggregateTotals, ClientPatterns, CommitOutcome, FailedId, FailedQuery,
     FailedRecord, HourBucket, HourlyQuery, KeyHash, KeyState, MemoryStore, Page, ProcessedQuery,
-    ProcessedRecord, ReplayPage, ReplayQuery, Store, StoreError, Tenant, TenantId,
+    ProcessedRecord, ReplayPage, ReplayQuery, Scopes, Store, StoreError, Tenant, TenantId,
 };
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -54,6 +54,32 @@ pub fn add_tenant(store: &MemoryStore, tenant: &str, clients: &str) -> String {
         ClientPatterns::parse(clients, true).expect("valid client patterns"),
         key.hash(),
     );
+    key.as_str().to_owned()
+}
+
+/// Another key of the existing `tenant` with `scopes` (`ingest,read`) and, when given,
+/// narrowed to `only_clients` (`acme-ios`): returns the key. Tests of scoped keys.
+pub async fn add_scoped_key(
+    store: &MemoryStore,
+    tenant: &str,
+    scopes: &str,
+    only_clients: Option<&str>,
+) -> String {
+    let key = ApiKey::generate().expect("the OS has randomness");
+    let state = KeyState {
+        scopes: Scopes::parse(scopes).expect("valid scopes"),
+        only_clients: only_clients
+            .map(|text| ClientPatterns::parse(text, true).expect("valid client patterns")),
+        ..KeyState::new("scoped", 0)
+    };
+    store
+        .add_key(
+            &TenantId::parse(tenant).expect("a valid tenant name"),
+            &key.hash(),
+            &state,
+        )
+        .await
+        .expect("the tenant exists");
     key.as_str().to_owned()
 }
 
@@ -113,12 +139,7 @@ impl Store for FailingStore {
         Ok((*hash == key_hash(TEST_KEY)).then(TenantId::default))
     }
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
-        let state = KeyState {
-            label: "test".to_owned(),
-            created_at: 0,
-            expires_at: None,
-            revoked: false,
-        };
+        let state = KeyState::new("test", 0);
         Ok((*id == TenantId::default()).then(|| Tenant {
             id: id.clone(),
             clients: ClientPatterns::all(),

@@ -15,6 +15,7 @@ mod memory;
 mod model;
 #[cfg(feature = "scenarios")]
 pub mod scenarios;
+pub mod scopes;
 pub mod tenancy;
 
 pub use config::{ConfigError, RetryBudget, StoreConfig};
@@ -23,6 +24,7 @@ pub use failed_id::{new_failed_id, FailedIdParts};
 pub use limits::{DayCounter, Meter, TakeOutcome, TenantLimits, TokenTake, Usage, UsageDelta};
 pub use memory::MemoryStore;
 pub use model::*;
+pub use scopes::{Scope, ScopeError, Scopes};
 pub use tenancy::{ClientPattern, ClientPatterns, KeyHash, KeyState, Tenant, TenantId};
 
 use std::future::Future;

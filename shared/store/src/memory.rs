@@ -122,15 +122,7 @@ impl MemoryStore {
             limits: TenantLimits::default(),
         });
         record.clients = clients;
-        record.keys.insert(
-            hash,
-            KeyState {
-                label: "test".to_owned(),
-                created_at: 0,
-                expires_at: None,
-                revoked: false,
-            },
-        );
+        record.keys.insert(hash, KeyState::new("test", 0));
     }
 
     /// The next `n` calls of the limiter's operations (`take_tokens`, `add_usage`, `usage`)

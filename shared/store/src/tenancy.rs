@@ -13,6 +13,7 @@ use std::fmt;
 use event_core::ClientId;
 
 use crate::limits::TenantLimits;
+use crate::scopes::Scopes;
 
 /// A tenant's name: 1–64 characters of `[A-Za-z0-9._-]` (no `#`, which separates key parts).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -195,9 +196,26 @@ pub struct KeyState {
     /// Unix seconds after which the key is refused; `None`: never.
     pub expires_at: Option<i64>,
     pub revoked: bool,
+    /// What the key may do (`scopes.rs`); stored without it, every scope.
+    pub scopes: Scopes,
+    /// The client patterns the key is narrowed to, inside its tenant's (requests must pass
+    /// both); `None`: its tenant's.
+    pub only_clients: Option<ClientPatterns>,
 }
 
 impl KeyState {
+    /// A usable key with every scope and its tenant's clients, created at `created_at`.
+    pub fn new(label: impl Into<String>, created_at: i64) -> Self {
+        KeyState {
+            label: label.into(),
+            created_at,
+            expires_at: None,
+            revoked: false,
+            scopes: Scopes::all(),
+            only_clients: None,
+        }
+    }
+
     /// Whether a request at `now` (unix seconds) may use the key.
     pub fn is_usable_at(&self, now: i64) -> bool {
         !self.revoked && self.expires_at.is_none_or(|expires| now < expires)
@@ -268,10 +286,8 @@ mod tests {
     #[test]
     fn revoked_and_expired_keys_are_unusable() {
         let state = KeyState {
-            label: "ci".into(),
-            created_at: 0,
             expires_at: Some(100),
-            revoked: false,
+            ..KeyState::new("ci", 0)
         };
         assert!(state.is_usable_at(99));
         assert!(!state.is_usable_at(100));

@@ -25,7 +25,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use event_runtime::ApiKey;
 use event_store::{
-    ClientPatterns, DynamoStore, KeyState, Store, StoreConfig, TenantId, TenantLimits,
+    ClientPatterns, DynamoStore, KeyState, Scopes, Store, StoreConfig, TenantId, TenantLimits,
 };
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -142,17 +142,30 @@ pub async fn new_limited_tenant(
         .await
         .expect("set tenant limits");
     let key = ApiKey::generate().expect("randomness");
-    let state = KeyState {
-        label: "e2e".to_owned(),
-        created_at: now,
-        expires_at: None,
-        revoked: false,
-    };
+    let state = KeyState::new("e2e", now);
     store
         .add_key(&tenant, &key.hash(), &state)
         .await
         .expect("add key");
     (tenant.to_string(), key.as_str().to_owned())
+}
+
+/// Another key of `tenant` (from `new_tenant`) with these scopes (`ingest,read`) and, when
+/// given, narrowed to these client patterns: returns the key.
+pub async fn new_scoped_key(tenant: &str, scopes: &str, only_clients: Option<&str>) -> String {
+    let store = DynamoStore::new(dynamo_client().await, stack_store_config());
+    let tenant = TenantId::parse(tenant).expect("name");
+    let key = ApiKey::generate().expect("randomness");
+    let state = KeyState {
+        scopes: Scopes::parse(scopes).expect("scopes"),
+        only_clients: only_clients.map(|text| ClientPatterns::parse(text, true).expect("patterns")),
+        ..KeyState::new("e2e scoped", 0)
+    };
+    store
+        .add_key(&tenant, &key.hash(), &state)
+        .await
+        .expect("add key");
+    key.as_str().to_owned()
 }
 
 /// The key of the harness's tenant that owns every client id (made once per test binary,

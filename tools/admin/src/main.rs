@@ -6,6 +6,7 @@
 //!   admin tenant put acme --clients 'acme-*,beta'
 //!   admin tenant put acme --rate-per-second 100 --burst 500 --daily unlimited
 //!   admin key create --tenant acme --label ci --expires-in-days 90
+//!   admin key create --tenant acme --scopes ingest --clients acme-ios --label ios-app
 //!   admin key list --tenant acme
 //!   admin key revoke --tenant acme 3f2a1c9e0b7d
 
@@ -15,7 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use clap::{Args, Parser, Subcommand};
 use event_runtime::ApiKey;
 use event_store::{
-    ClientPatterns, DynamoStore, KeyState, Store, StoreConfig, TenantId, TenantLimits,
+    ClientPatterns, DynamoStore, KeyState, Scopes, Store, StoreConfig, TenantId, TenantLimits,
 };
 
 #[derive(Parser)]
@@ -57,6 +58,37 @@ struct ClientsArg {
     /// Give the tenant every client id (`*`), for a development tenant.
     #[arg(long)]
     all_clients: bool,
+}
+
+/// What a new key may do: its scopes and, optionally, a subset of its tenant's clients.
+#[derive(Args)]
+struct GrantArg {
+    /// Comma separated: ingest (POST /events), read (listings, failed records, aggregates),
+    /// replay (retries of failed events). Default: all three.
+    #[arg(long)]
+    scopes: Option<String>,
+    /// Narrow the key to these client patterns ('acme-ios,acme-web-*'), each inside the
+    /// tenant's own; default: the tenant's clients.
+    #[arg(long)]
+    clients: Option<String>,
+}
+
+impl GrantArg {
+    /// The key's scopes and narrowed clients, checked against `tenant`'s patterns.
+    fn resolve(&self, tenant: &ClientPatterns) -> Result<(Scopes, Option<ClientPatterns>), String> {
+        let scopes = match &self.scopes {
+            None => Scopes::all(),
+            Some(text) => Scopes::parse(text).map_err(|e| e.to_string())?,
+        };
+        let only = match &self.clients {
+            None => None,
+            Some(text) => {
+                let narrow = ClientPatterns::parse(text, true).map_err(|e| e.to_string())?;
+                Some(tenant.narrowed_to(narrow).map_err(|e| e.to_string())?)
+            }
+        };
+        Ok((scopes, only))
+    }
 }
 
 /// A tenant's limits, each a number, `unlimited` (or 0) for none, or `default` for the
@@ -124,12 +156,12 @@ fn limits_text(limits: &TenantLimits) -> String {
 
 #[derive(Subcommand)]
 enum KeyCommand {
-    /// A new key for a tenant; `--clients` / `--all-clients` create or update the tenant first.
+    /// A new key for an existing tenant (`admin tenant put` makes one).
     Create {
         #[arg(long)]
         tenant: String,
         #[command(flatten)]
-        clients: ClientsArg,
+        grant: GrantArg,
         /// What the key is for (listed, never secret).
         #[arg(long, default_value = "")]
         label: String,
@@ -137,7 +169,7 @@ enum KeyCommand {
         #[arg(long)]
         expires_in_days: Option<u32>,
     },
-    /// The tenant's keys: id, label, created, expiry, revoked (never the keys).
+    /// The tenant's keys: id, state, created, expiry, scopes, clients, label (never the keys).
     List {
         #[arg(long)]
         tenant: String,
@@ -145,7 +177,12 @@ enum KeyCommand {
     /// The local development key: tenant `dev` owning every client id, with the key kept in
     /// FILE (made there once), registered again if the table lost it (a restarted LocalStack
     /// starts empty). Prints the key.
-    Dev { file: std::path::PathBuf },
+    Dev {
+        file: std::path::PathBuf,
+        /// The key's scopes, when it is made (`--scopes ingest`: the ingest-only development key).
+        #[arg(long)]
+        scopes: Option<String>,
+    },
     /// Revoke a key by its id (from `key list`); functions stop accepting it within their
     /// key cache time (AUTH_CACHE_SECONDS, 60 s by default).
     Revoke {
@@ -171,6 +208,15 @@ fn patterns(arg: &ClientsArg) -> Result<Option<ClientPatterns>, String> {
             .map_err(|e| e.to_string()),
         (None, false) => Ok(None),
     }
+}
+
+/// A key's scopes and clients as `key list` shows them: `scopes ingest  clients acme-ios`.
+fn grant_text(key: &KeyState) -> String {
+    let clients = key
+        .only_clients
+        .as_ref()
+        .map_or_else(|| "the tenant's".to_owned(), ToString::to_string);
+    format!("scopes {}  clients {clients}", key.scopes)
 }
 
 fn tenant_id(name: &str) -> Result<TenantId, String> {
@@ -247,48 +293,55 @@ async fn run(cli: Cli) -> Result<(), String> {
                     "expired"
                 };
                 println!(
-                    "key {}  {state:<7}  created {}  expires {expiry}  {}",
+                    "key {}  {state:<7}  created {}  expires {expiry}  {}  {}",
                     hash.id(),
                     time_text(key.created_at),
+                    grant_text(key),
                     key.label
                 );
             }
         }
         Command::Key(KeyCommand::Create {
             tenant,
-            clients,
+            grant,
             label,
             expires_in_days,
         }) => {
             let id = tenant_id(&tenant)?;
             let now = now_seconds();
-            match patterns(&clients)? {
-                Some(clients) => store.put_tenant(&id, &clients, now).await.map_err(failed)?,
-                None if store.get_tenant(&id).await.map_err(failed)?.is_none() => {
-                    return Err(format!(
-                        "no tenant {id}: create it with --clients or `admin tenant put`"
-                    ));
-                }
-                None => {}
-            }
+            let record = store
+                .get_tenant(&id)
+                .await
+                .map_err(failed)?
+                .ok_or_else(|| {
+                    format!(
+                        "no tenant {id}: create it first with `admin tenant put {id} --clients …`"
+                    )
+                })?;
+            let (scopes, only_clients) = grant.resolve(&record.clients)?;
             let key = ApiKey::generate().map_err(|e| format!("no randomness: {e}"))?;
             let state = KeyState {
-                label,
-                created_at: now,
                 expires_at: expires_in_days.map(|days| now + i64::from(days) * 86_400),
-                revoked: false,
+                scopes,
+                only_clients,
+                ..KeyState::new(label, now)
             };
             store
                 .add_key(&id, &key.hash(), &state)
                 .await
                 .map_err(failed)?;
             eprintln!(
-                "key {} for tenant {id}; it is shown once, here:",
-                key.hash().id()
+                "key {} for tenant {id} ({}); it is shown once, here:",
+                key.hash().id(),
+                grant_text(&state)
             );
             println!("{}", key.as_str());
         }
-        Command::Key(KeyCommand::Dev { file }) => {
+        Command::Key(KeyCommand::Dev { file, scopes }) => {
+            let scopes = match scopes {
+                None => Scopes::all(),
+                Some(text) => Scopes::parse(&text).map_err(|e| e.to_string())?,
+            };
             let id = tenant_id("dev")?;
             let saved = std::fs::read_to_string(&file).ok();
             let key = match saved.as_deref().map(str::trim).and_then(ApiKey::parse) {
@@ -313,10 +366,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                     .await
                     .map_err(failed)?;
                 let state = KeyState {
-                    label: "local development".to_owned(),
-                    created_at: now,
-                    expires_at: None,
-                    revoked: false,
+                    scopes,
+                    ..KeyState::new(format!("local development ({scopes})"), now)
                 };
                 store
                     .add_key(&id, &key.hash(), &state)

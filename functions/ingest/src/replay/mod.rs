@@ -158,6 +158,15 @@ pub(crate) async fn post<S: Store>(ctx: &Ctx<'_, S>, body: &[u8]) -> Result<Repl
         None => page.next_cursor,
     };
     log_summary(&results, page.items.len(), next_cursor.is_some());
+    // A key narrowed to some clients is told nothing of the tenant's other records, not even
+    // their ids (they were skipped, never retried); the cursor above still walks past them.
+    let narrowed = ctx.caller.only_clients.is_some();
+    let results: Vec<RecordResult> = results
+        .into_iter()
+        .zip(&page.items)
+        .filter(|(_, item)| !narrowed || ctx.caller.sees(item.record.client_id.as_ref()))
+        .map(|(result, _)| result)
+        .collect();
     Reply::json(
         StatusCode::OK,
         &ReplayAnswer {

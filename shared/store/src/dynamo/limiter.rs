@@ -159,10 +159,11 @@ impl DynamoStore {
     /// return the item).
     async fn day_counter(&self, day: &str) -> Result<DayCounter, StoreError> {
         let item = self
-            .get_consistent(
+            .get_one(
                 "read limiter day",
                 keys::limiter_pk(self.tenant()),
                 &limits::day_sk(day),
+                true,
             )
             .await?;
         Ok(item.as_ref().map(counter_of).unwrap_or_default())
@@ -235,9 +236,9 @@ impl DynamoStore {
         let previous_sk = limits::minute_sk(previous_minute);
         let current_sk = limits::minute_sk(current_minute);
         let (day_item, previous, current) = futures::join!(
-            self.get_consistent("read usage", pk.clone(), &day_sk),
-            self.get_consistent("read usage", pk.clone(), &previous_sk),
-            self.get_consistent("read usage", pk.clone(), &current_sk),
+            self.get_one("read usage", pk.clone(), &day_sk, true),
+            self.get_one("read usage", pk.clone(), &previous_sk, true),
+            self.get_one("read usage", pk.clone(), &current_sk, true),
         );
         let accepted = |item: Option<Item>| item.and_then(|i| number(&i, "accepted")).unwrap_or(0);
         Ok(Usage {
@@ -245,34 +246,5 @@ impl DynamoStore {
             previous_minute_accepted: accepted(previous?).max(0) as u64,
             current_minute_accepted: accepted(current?).max(0) as u64,
         })
-    }
-
-    async fn get_consistent(
-        &self,
-        what: &str,
-        pk: String,
-        sk: &str,
-    ) -> Result<Option<Item>, StoreError> {
-        with_retry(self.limits(), what, || {
-            let request = self
-                .client
-                .get_item()
-                .table_name(self.table())
-                .key("pk", s(pk.clone()))
-                .key("sk", s(sk))
-                .consistent_read(true)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total);
-            async move {
-                self.count_request();
-                match request.send().await {
-                    Ok(out) => {
-                        self.count_capacity(what, false, out.consumed_capacity());
-                        Ok(out.item)
-                    }
-                    Err(err) => self.transient(classify(what, err)),
-                }
-            }
-        })
-        .await
     }
 }

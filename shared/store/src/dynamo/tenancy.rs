@@ -1,19 +1,22 @@
 //! Tenants and API keys in the table: `K#{key hash}` / `KEY` points a key at its tenant (a
 //! lookup by hash alone), and `T#{tenant}` / `TENANT` holds the tenant's client patterns and
-//! the state of each of its keys (label, created, expiry, revoked) in one map, so revoking a
-//! key is one update of one item.
+//! the state of each of its keys (label, created, expiry, revoked; scopes and narrowed client
+//! patterns when not all) in one map, so revoking a key is one update of one item.
 
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnConsumedCapacity, TransactWriteItem, Update,
+};
 
 use super::items::{get_n, get_s, n, s, Item};
 use super::retry::{classify, with_retry, AttemptError};
 use super::DynamoStore;
 use crate::keys;
 use crate::limits::TenantLimits;
+use crate::scopes::Scopes;
 use crate::tenancy::{ClientPatterns, KeyHash, KeyState, Tenant, TenantId};
 use crate::StoreError;
 
@@ -29,6 +32,13 @@ fn key_state_value(state: &KeyState) -> AttributeValue {
     ]);
     if let Some(expires) = state.expires_at {
         map.insert("expires_at".to_owned(), n(expires));
+    }
+    // Absent attributes mean every scope and the tenant's clients (keys made before scopes).
+    if !state.scopes.is_all() {
+        map.insert("scopes".to_owned(), s(state.scopes.to_string()));
+    }
+    if let Some(clients) = &state.only_clients {
+        map.insert("clients".to_owned(), s(clients.to_string()));
     }
     AttributeValue::M(map)
 }
@@ -58,6 +68,23 @@ fn key_state_of(value: &AttributeValue) -> Result<KeyState, StoreError> {
             .and_then(|v| v.as_bool().ok())
             .copied()
             .unwrap_or(false),
+        scopes: match map.get("scopes") {
+            None => Scopes::all(),
+            Some(v) => v
+                .as_s()
+                .ok()
+                .and_then(|text| Scopes::parse(text).ok())
+                .ok_or_else(|| corrupt("scopes"))?,
+        },
+        only_clients: map
+            .get("clients")
+            .map(|v| {
+                v.as_s()
+                    .ok()
+                    .and_then(|text| ClientPatterns::parse(text, true).ok())
+                    .ok_or_else(|| corrupt("key clients"))
+            })
+            .transpose()?,
     })
 }
 
@@ -108,18 +135,30 @@ const LIMIT_ATTRIBUTES: [&str; 4] = [
 ];
 
 impl DynamoStore {
-    async fn get_item(&self, what: &str, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+    /// One item by key, or `None`; `consistent`: a strongly consistent read (twice the cost).
+    pub(super) async fn get_one(
+        &self,
+        what: &str,
+        pk: String,
+        sk: &str,
+        consistent: bool,
+    ) -> Result<Option<Item>, StoreError> {
         with_retry(self.limits(), what, || {
             let request = self
                 .client
                 .get_item()
                 .table_name(self.table())
                 .key("pk", s(pk.clone()))
-                .key("sk", s(sk));
+                .key("sk", s(sk))
+                .consistent_read(consistent)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total);
             async move {
                 self.count_request();
                 match request.send().await {
-                    Ok(out) => Ok(out.item),
+                    Ok(out) => {
+                        self.count_capacity(what, false, out.consumed_capacity());
+                        Ok(out.item)
+                    }
                     Err(err) => self.transient(classify(what, err)),
                 }
             }
@@ -132,7 +171,7 @@ impl DynamoStore {
         hash: &KeyHash,
     ) -> Result<Option<TenantId>, StoreError> {
         let Some(item) = self
-            .get_item("get key", keys::key_pk(hash), keys::KEY_SK)
+            .get_one("get key", keys::key_pk(hash), keys::KEY_SK, false)
             .await?
         else {
             return Ok(None);
@@ -147,7 +186,7 @@ impl DynamoStore {
         &self,
         id: &TenantId,
     ) -> Result<Option<Tenant>, StoreError> {
-        self.get_item("get tenant", keys::tenant_pk(id), keys::TENANT_SK)
+        self.get_one("get tenant", keys::tenant_pk(id), keys::TENANT_SK, false)
             .await?
             .map(|item| tenant_of_item(id, &item))
             .transpose()
