@@ -438,13 +438,17 @@ impl Sender {
     /// now counted (or found duplicate).
     async fn retry_failed(&self, tracker: &Tracker, aimd: &Aimd, stop: &Stop) -> u64 {
         let Some(client) = &self.client else { return 0 };
-        let candidates: Vec<FailedEvent> = tracker
+        // One retry per failed record: two lines of the same event in one batch (a resend in
+        // another spelling) were both answered with the first one's failed record.
+        let mut candidates: Vec<FailedEvent> = tracker
             .lock()
             .failed
             .iter()
             .filter(|f| f.retryable && f.failed_id.is_some())
             .cloned()
             .collect();
+        let mut seen = std::collections::HashSet::new();
+        candidates.retain(|f| seen.insert(f.failed_id.clone()));
         let mut settled = 0;
         for event in candidates {
             let id = event.failed_id.as_deref().unwrap_or_default();
@@ -464,14 +468,19 @@ impl Sender {
             match result {
                 Ok(outcome @ (Outcome::Processed { .. } | Outcome::Duplicate { .. })) => {
                     let mut progress = tracker.lock();
+                    let before = progress.failed.len();
                     progress
                         .failed
                         .retain(|f| f.failed_id.as_deref() != Some(id));
-                    progress.counts.failed -= 1;
+                    // Every line of that record is settled: the first is what the retry
+                    // answered, any other is a duplicate of it.
+                    let lines = (before - progress.failed.len()) as u64;
+                    progress.counts.failed -= lines;
                     if matches!(outcome, Outcome::Processed { .. }) {
                         progress.counts.processed += 1;
+                        progress.counts.duplicate += lines.saturating_sub(1);
                     } else {
-                        progress.counts.duplicate += 1;
+                        progress.counts.duplicate += lines;
                     }
                     tracker.changed();
                     settled += 1;
