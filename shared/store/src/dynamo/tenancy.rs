@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnConsumedCapacity, TransactWriteItem, Update,
@@ -257,26 +258,11 @@ impl DynamoStore {
         if !remove.is_empty() {
             expression.push_str(&format!("REMOVE {}", remove.join(", ")));
         }
-        with_retry(self.limits(), "set tenant limits", || {
-            let request = self
-                .client
-                .update_item()
-                .table_name(self.table())
-                .key("pk", s(keys::tenant_pk(id)))
-                .key("sk", s(keys::TENANT_SK))
+        self.update_tenant_if(id, "set tenant limits", |update| {
+            update
                 .update_expression(expression.trim_end())
                 .condition_expression("attribute_exists(pk)")
-                .set_expression_attribute_values((!values.is_empty()).then(|| values.clone()));
-            async move {
-                self.count_request();
-                match request.send().await {
-                    Ok(_) => Ok(true),
-                    Err(err) => match err.as_service_error() {
-                        Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
-                        _ => self.transient(classify("set tenant limits", err)),
-                    },
-                }
-            }
+                .set_expression_attribute_values((!values.is_empty()).then(|| values.clone()))
         })
         .await
     }
@@ -351,25 +337,40 @@ impl DynamoStore {
         tenant: &TenantId,
         hash: &KeyHash,
     ) -> Result<bool, StoreError> {
-        with_retry(self.limits(), "revoke key", || {
-            let request = self
-                .client
-                .update_item()
-                .table_name(self.table())
-                .key("pk", s(keys::tenant_pk(tenant)))
-                .key("sk", s(keys::TENANT_SK))
+        self.update_tenant_if(tenant, "revoke key", |update| {
+            update
                 .update_expression("SET #keys.#hash.revoked = :yes")
                 .condition_expression("attribute_exists(#keys.#hash)")
                 .expression_attribute_names("#keys", "keys")
                 .expression_attribute_names("#hash", hash.as_str())
-                .expression_attribute_values(":yes", AttributeValue::Bool(true));
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+        })
+        .await
+    }
+
+    /// One conditional update of `tenant`'s item, made by `build`: `false` when its
+    /// condition failed (no such tenant, or no such key).
+    async fn update_tenant_if(
+        &self,
+        tenant: &TenantId,
+        what: &str,
+        build: impl Fn(UpdateItemFluentBuilder) -> UpdateItemFluentBuilder,
+    ) -> Result<bool, StoreError> {
+        with_retry(self.limits(), what, || {
+            let request = build(
+                self.client
+                    .update_item()
+                    .table_name(self.table())
+                    .key("pk", s(keys::tenant_pk(tenant)))
+                    .key("sk", s(keys::TENANT_SK)),
+            );
             async move {
                 self.count_request();
                 match request.send().await {
                     Ok(_) => Ok(true),
                     Err(err) => match err.as_service_error() {
                         Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
-                        _ => self.transient(classify("revoke key", err)),
+                        _ => self.transient(classify(what, err)),
                     },
                 }
             }
